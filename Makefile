@@ -1,0 +1,31 @@
+# LabChain: `make lab` and `make test` are the two commands a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: venv lab test bench images clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make lab: local 4-node testnet + JupyterLab on labs/ (stops the testnet on exit)
+lab: $(STAMP)
+	$(VENV)/bin/bash scripts/lab.sh 2>/dev/null || bash scripts/lab.sh
+
+## make test: set up and run every test
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: benchmark scripts that print figures (not tests)
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,181 @@
+"""Blocks and block headers.
+
+Terminology
+-----------
+header
+    80 bytes, as in Bitcoin: version, previous block hash, Merkle root of the transactions,
+    timestamp, ``bits`` (the compact target) and nonce. Its hash256 is the block's id.
+proof of work
+    The header hash, read as a big-endian number, must not exceed the target. Miners vary
+    the nonce (and the timestamp when the 2**32 nonces run out) until it does.
+genesis block
+    Block 0, fixed by the network's :class:`~labchain.params.Params`; it is accepted by
+    definition, not mined (its proof of work is not checked).
+
+Simplifications versus Bitcoin
+------------------------------
+* Hashes are shown in the byte order they are computed; Bitcoin displays them reversed.
+* The genesis coinbase pre-funds the network's test accounts (regtest and lab).
+
+This module checks what can be checked from the block alone (:func:`check_block_syntax`);
+rules that need the chain (expected target, median time, coinbase amount, UTXOs) live in
+``labchain.chain.validation``.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from labchain.crypto import PrivateKey, hash256
+from labchain.difficulty import bits_to_target, target_to_bits, work_of  # noqa: F401 (re-export)
+from labchain.encoding import EncodingError, FixedBytes, ListOf, Nested, Record, UInt
+from labchain.errors import (
+    BlockSizeError,
+    CoinbaseError,
+    DoubleSpendError,
+    DuplicateTransactionError,
+    MerkleRootError,
+    ProofOfWorkError,
+)
+from labchain.merkle import merkle_root
+from labchain.params import Params
+from labchain.tx import NULL_HASH, Transaction, TxOut, check_transaction_syntax, short
+
+HEADER_SIZE = 80
+MAX_BLOCK_ITEMS = 1_000_000  # decoding bound; Params.max_block_txs is the consensus limit
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader(Record):
+    version: int
+    prev_hash: bytes
+    merkle_root: bytes
+    timestamp: int
+    bits: int
+    nonce: int
+    _hash: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    ENCODING = (
+        ("version", UInt(4)),
+        ("prev_hash", FixedBytes(32)),
+        ("merkle_root", FixedBytes(32)),
+        ("timestamp", UInt(4)),
+        ("bits", UInt(4)),
+        ("nonce", UInt(4)),
+    )
+
+    @property
+    def hash(self) -> bytes:
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hash256(self.to_bytes()))
+        return self._hash
+
+    @property
+    def target(self) -> int:
+        return bits_to_target(self.bits)
+
+    def meets_target(self) -> bool:
+        return int.from_bytes(self.hash, "big") <= self.target
+
+    def with_nonce(self, nonce: int, timestamp: int | None = None) -> BlockHeader:
+        return BlockHeader(
+            self.version, self.prev_hash, self.merkle_root,
+            self.timestamp if timestamp is None else timestamp, self.bits, nonce,
+        )
+
+    def json_extras(self) -> dict[str, Any]:
+        return {"hash": self.hash.hex()}
+
+
+@dataclass(frozen=True, slots=True)
+class Block(Record):
+    header: BlockHeader
+    transactions: tuple[Transaction, ...]
+
+    ENCODING = (
+        ("header", Nested(BlockHeader)),
+        ("transactions", ListOf(Nested(Transaction), MAX_BLOCK_ITEMS)),
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.transactions, list):
+            object.__setattr__(self, "transactions", tuple(self.transactions))
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @property
+    def prev_hash(self) -> bytes:
+        return self.header.prev_hash
+
+    def compute_merkle_root(self) -> bytes:
+        return merkle_root([tx.txid for tx in self.transactions])
+
+    def __str__(self) -> str:
+        return f"block {short(self.hash)}"
+
+
+def check_block_syntax(block: Block, params: Params) -> None:
+    """Rules that need nothing but the block (Bitcoin: CheckBlock). Raises, else returns."""
+    header = block.header
+    try:
+        target = header.target
+    except EncodingError as exc:
+        raise ProofOfWorkError(f"{block} has an invalid target: {exc}", block) from None
+    if target > params.pow_limit:
+        raise ProofOfWorkError(f"{block} claims a target easier than the network's limit", block)
+    if int.from_bytes(header.hash, "big") > target:
+        raise ProofOfWorkError(
+            f"{block} hash {header.hash.hex()[:16]}... is above its target: no valid proof of work", block
+        )
+    if not block.transactions:
+        raise CoinbaseError(f"{block} has no transactions; the first must be the coinbase", block)
+    if len(block.transactions) > params.max_block_txs:
+        raise BlockSizeError(
+            f"{block} holds {len(block.transactions)} transactions, more than {params.max_block_txs}", block
+        )
+    size = len(block.to_bytes())
+    if size > params.max_block_size:
+        raise BlockSizeError(f"{block} is {size} bytes, more than {params.max_block_size}", block)
+    if header.merkle_root != block.compute_merkle_root():
+        raise MerkleRootError(f"{block}'s Merkle root does not match its transactions", block)
+    if not block.transactions[0].is_coinbase:
+        raise CoinbaseError(f"the first transaction of {block} is not a coinbase", block)
+    txids: set[bytes] = set()
+    spent: dict = {}
+    for n, tx in enumerate(block.transactions):
+        if n and tx.is_coinbase:
+            raise CoinbaseError(f"transaction {n} of {block} is a second coinbase", block)
+        if tx.txid in txids:
+            raise DuplicateTransactionError(f"{tx} appears twice in {block}", tx)
+        txids.add(tx.txid)
+        check_transaction_syntax(tx, params)
+        for txin in tx.inputs:
+            if txin.prevout in spent:
+                raise DoubleSpendError(
+                    f"{tx} and {spent[txin.prevout]} in {block} both spend output {txin.prevout}", tx
+                )
+            spent[txin.prevout] = tx
+
+
+@functools.lru_cache(maxsize=16)
+def genesis_block(params: Params) -> Block:
+    """Block 0 of a network: its coinbase pre-funds the deterministic test accounts."""
+    outputs = tuple(
+        TxOut(params.account_balance, PrivateKey.from_seed(params.account_seed, i).address)
+        for i in range(params.funded_accounts)
+    )
+    if not outputs:  # main-like: an unspendable-in-practice reward to a throwaway key
+        outputs = (TxOut(params.initial_reward, PrivateKey.from_seed("labchain genesis", 0).address),)
+    coinbase = Transaction.coinbase(0, outputs, params.genesis_memo[: params.max_memo])
+    header = BlockHeader(
+        1, NULL_HASH, merkle_root([coinbase.txid]), params.genesis_timestamp, params.initial_bits, 0
+    )
+    return Block(header, (coinbase,))
+
+
+def account_key(params: Params, index: int) -> PrivateKey:
+    """Private key of the ``index``-th pre-funded account of a network (Ganache-style)."""
+    return PrivateKey.from_seed(params.account_seed, index)

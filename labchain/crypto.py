@@ -1,0 +1,321 @@
+"""Hashes, keys, signatures and addresses.
+
+Terminology
+-----------
+hash256
+    SHA-256 applied twice (Bitcoin's "double SHA-256"): block and transaction ids.
+hash160
+    RIPEMD-160 of SHA-256: the 20-byte fingerprint of a public key inside an address.
+private key / public key
+    A secret integer ``d`` in ``[1, n-1]`` on the NIST P-256 curve and the point ``d*G``,
+    written as 33 bytes in SEC1 compressed form.
+signature
+    ECDSA over SHA-256 of the message, 64 bytes ``r || s``. Signing is deterministic
+    (RFC 6979): the nonce ``k`` is derived from the key and the message, so the same message
+    signed twice gives the same signature and no random-number bug can leak the key. Lab 02
+    shows what happens when ``k`` *is* reused.
+address
+    ``version byte || hash160(public key)`` plus a 4-byte checksum (first bytes of hash256),
+    written in Base58Check. A typo changes the checksum, so it is caught before coins are
+    sent to nowhere.
+
+Simplifications versus real chains
+----------------------------------
+* Bitcoin and Ethereum use the secp256k1 curve; LabChain uses P-256 because pycryptodome (and
+  OpenSSL) support it with RFC 6979 signing. The maths lab 02 teaches is identical.
+* Keys come from ``PrivateKey.from_seed(phrase, index)`` (HMAC-SHA-512 based), in the spirit of
+  BIP 32/39 but not compatible with them: there is no mnemonic word list or extended key.
+* Signatures are fixed 64-byte ``r || s`` rather than DER. Like Bitcoin since BIP 146, only the
+  "low-S" form is valid, so a third party cannot flip ``s`` and change a transaction's id.
+
+Signing uses pycryptodome. Verification, the hot path of block validation, uses OpenSSL
+through the ``cryptography`` package: about five times faster (see README, "Benchmarks").
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Callable
+
+from Crypto.Hash import RIPEMD160, SHA256
+from Crypto.PublicKey import ECC
+from Crypto.Signature import DSS
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from labchain.errors import AddressError, InvalidKeyError
+
+#: Order ``n`` of the P-256 base point: private keys and signature values live modulo n.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+#: Version byte of every LabChain address (Bitcoin mainnet uses 0x00, testnet 0x6F).
+ADDRESS_VERSION = 0x30
+SIGNATURE_SIZE = 64
+PUBLIC_KEY_SIZE = 33
+
+
+# --- hashes -------------------------------------------------------------------------------
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def hash256(data: bytes) -> bytes:
+    """SHA-256(SHA-256(data)): block hashes, transaction ids, checksums."""
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+def hash160(data: bytes) -> bytes:
+    """RIPEMD-160(SHA-256(data)): the public-key fingerprint inside an address."""
+    return RIPEMD160.new(sha256(data)).digest()
+
+
+# --- keys and signatures ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PrivateKey:
+    """A P-256 private key. ``repr`` never shows the secret."""
+
+    secret: int
+
+    def __post_init__(self) -> None:
+        if type(self.secret) is not int or not 1 <= self.secret < P256_ORDER:
+            raise InvalidKeyError("a private key must be an integer between 1 and n-1", None)
+
+    def __repr__(self) -> str:
+        return f"PrivateKey(address={self.address})"
+
+    @classmethod
+    def from_seed(cls, phrase: str, index: int = 0) -> PrivateKey:
+        """The ``index``-th key of a seed phrase: the same phrase always gives the same keys."""
+        if not isinstance(phrase, str) or not phrase:
+            raise InvalidKeyError("a seed phrase must be a non-empty string", phrase)
+        if type(index) is not int or index < 0:
+            raise InvalidKeyError(f"key index must be a non-negative integer, got {index!r}", index)
+        master = hmac.new(b"labchain seed", phrase.encode(), hashlib.sha512).digest()
+        counter = 0
+        while True:  # retry in the (astronomically rare) case the value is not a valid key
+            msg = index.to_bytes(4, "big") + counter.to_bytes(4, "big")
+            candidate = int.from_bytes(hmac.new(master, msg, hashlib.sha256).digest(), "big")
+            if 1 <= candidate < P256_ORDER:
+                return cls(candidate)
+            counter += 1
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        return cls(secrets.randbelow(P256_ORDER - 1) + 1)
+
+    @classmethod
+    def from_hex(cls, text: str) -> PrivateKey:
+        try:
+            raw = bytes.fromhex(text)
+        except (ValueError, TypeError):
+            raise InvalidKeyError("a private key in hex must be 64 hex digits", None) from None
+        if len(raw) != 32:
+            raise InvalidKeyError(f"a private key is 32 bytes, got {len(raw)}", None)
+        return cls(int.from_bytes(raw, "big"))
+
+    def to_hex(self) -> str:
+        return self.secret.to_bytes(32, "big").hex()
+
+    @property
+    def public_key(self) -> PublicKey:
+        return _public_key_of(self.secret)
+
+    @property
+    def address(self) -> Address:
+        return self.public_key.address
+
+    def sign(self, message: bytes) -> bytes:
+        """Deterministic (RFC 6979) ECDSA signature of SHA-256(message), low-S, ``r || s``."""
+        signer = DSS.new(_pycryptodome_key(self.secret), "deterministic-rfc6979")
+        sig = signer.sign(SHA256.new(message))
+        r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@functools.lru_cache(maxsize=4096)
+def _pycryptodome_key(secret: int) -> ECC.EccKey:
+    return ECC.construct(curve="P-256", d=secret)
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key_of(secret: int) -> PublicKey:
+    return PublicKey(_pycryptodome_key(secret).public_key().export_key(format="SEC1", compress=True))
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """A P-256 public key, 33 bytes in SEC1 compressed form."""
+
+    data: bytes
+
+    def __post_init__(self) -> None:
+        _openssl_public_key(self.data)  # raises InvalidKeyError when not a curve point
+
+    @property
+    def address(self) -> Address:
+        return Address(ADDRESS_VERSION, hash160(self.data))
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True when ``signature`` is a valid low-S signature of ``message`` by this key.
+
+        A cryptographic primitive answers yes or no; the transaction rules above it turn a
+        ``False`` into a :class:`~labchain.errors.BadSignatureError` that says which input.
+        """
+        return verify_signature(self.data, message, signature)
+
+    def hex(self) -> str:
+        return self.data.hex()
+
+
+def _split_signature(signature: bytes) -> tuple[int, int] | None:
+    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
+        return None
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    if not (1 <= r < P256_ORDER and 1 <= s <= P256_ORDER // 2):
+        return None
+    return r, s
+
+
+@functools.lru_cache(maxsize=8192)
+def _openssl_public_key(data: bytes) -> ec.EllipticCurvePublicKey:
+    if not isinstance(data, bytes) or len(data) != PUBLIC_KEY_SIZE or data[0] not in (2, 3):
+        raise InvalidKeyError("a public key must be 33 bytes in compressed SEC1 form", data)
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
+    except ValueError:
+        raise InvalidKeyError("those 33 bytes are not a point on the P-256 curve", data) from None
+
+
+def _verify_openssl(pubkey: bytes, message: bytes, signature: bytes) -> bool:
+    rs = _split_signature(signature)
+    if rs is None:
+        return False
+    try:
+        _openssl_public_key(pubkey).verify(
+            encode_dss_signature(*rs), message, ec.ECDSA(hashes.SHA256())
+        )
+        return True
+    except InvalidSignature:
+        return False
+
+
+def _verify_pycryptodome(pubkey: bytes, message: bytes, signature: bytes) -> bool:
+    if _split_signature(signature) is None:
+        return False
+    key = ECC.import_key(pubkey, curve_name="P-256")
+    try:
+        DSS.new(key, "fips-186-3").verify(SHA256.new(message), signature)
+        return True
+    except ValueError:
+        return False
+
+
+#: Interchangeable verification back-ends; ``bench/bench_validation.py`` measures both.
+VERIFY_BACKENDS: dict[str, Callable[[bytes, bytes, bytes], bool]] = {
+    "openssl": _verify_openssl,
+    "pycryptodome": _verify_pycryptodome,
+}
+_verify_backend = _verify_openssl
+
+
+def set_verify_backend(name: str) -> None:
+    """Choose the signature-verification back-end (``openssl`` or ``pycryptodome``)."""
+    global _verify_backend
+    if name not in VERIFY_BACKENDS:
+        raise ValueError(f"unknown verify backend {name!r}; choose one of {sorted(VERIFY_BACKENDS)}")
+    _verify_backend = VERIFY_BACKENDS[name]
+
+
+def verify_signature(pubkey: bytes, message: bytes, signature: bytes) -> bool:
+    return _verify_backend(pubkey, message, signature)
+
+
+# --- Base58Check addresses ----------------------------------------------------------------
+
+B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(B58_ALPHABET)}
+
+
+def b58encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = []
+    while n:
+        n, rem = divmod(n, 58)
+        out.append(B58_ALPHABET[rem])
+    leading_zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * leading_zeros + "".join(reversed(out))
+
+
+def b58decode(text: str) -> bytes:
+    n = 0
+    for pos, char in enumerate(text):
+        if char not in _B58_INDEX:
+            hint = " (Base58 leaves out 0, O, I and l because they look alike)" if char in "0OIl" else ""
+            raise AddressError(f"invalid character {char!r} at position {pos}{hint}", text)
+        n = n * 58 + _B58_INDEX[char]
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    leading_ones = len(text) - len(text.lstrip("1"))
+    return b"\0" * leading_ones + body
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where coins are sent: a version byte and the hash160 of a public key."""
+
+    version: int
+    pubkey_hash: bytes
+
+    def __post_init__(self) -> None:
+        if type(self.version) is not int or not 0 <= self.version <= 255:
+            raise AddressError(f"address version must be a byte, got {self.version!r}", self.version)
+        if not isinstance(self.pubkey_hash, bytes) or len(self.pubkey_hash) != 20:
+            raise AddressError("an address holds a 20-byte public key hash", self.pubkey_hash)
+
+    def __str__(self) -> str:
+        payload = bytes([self.version]) + self.pubkey_hash
+        return b58encode(payload + hash256(payload)[:4])
+
+    def __repr__(self) -> str:
+        return f"Address({str(self)!r})"
+
+    @classmethod
+    def from_string(cls, text: str) -> Address:
+        """Parse Base58Check text; every way it can be wrong has its own message."""
+        if isinstance(text, Address):
+            return text
+        if not isinstance(text, str) or not text:
+            raise AddressError(f"an address must be a non-empty string, got {text!r}", text)
+        raw = b58decode(text.strip())
+        if len(raw) != 25:
+            raise AddressError(
+                f"address {text!r} decodes to {len(raw)} bytes, expected 25 "
+                "(1 version + 20 hash + 4 checksum): characters are missing or extra", text
+            )
+        payload, checksum = raw[:21], raw[21:]
+        if hash256(payload)[:4] != checksum:
+            raise AddressError(
+                f"address {text!r} has a bad checksum: it was probably mistyped", text
+            )
+        if payload[0] != ADDRESS_VERSION:
+            raise AddressError(
+                f"address {text!r} has version byte 0x{payload[0]:02x}, not LabChain's "
+                f"0x{ADDRESS_VERSION:02x}: it belongs to another network", text
+            )
+        return cls(payload[0], payload[1:])
+
+    def to_bytes(self) -> bytes:
+        return bytes([self.version]) + self.pubkey_hash
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Address:
+        if len(raw) != 21:
+            raise AddressError(f"a binary address is 21 bytes, got {len(raw)}", raw)
+        return cls(raw[0], raw[1:])

@@ -1,0 +1,226 @@
+"""UTXO transactions.
+
+Terminology
+-----------
+output (``TxOut``)
+    An amount of base units locked to an address. Unspent outputs (UTXOs) are the coins.
+outpoint
+    ``(txid, index)``: names one output of one earlier transaction.
+input (``TxIn``)
+    Spends an outpoint by showing the public key that hashes to the output's address and a
+    signature by that key over this transaction's signature hash.
+fee
+    Sum of inputs minus sum of outputs; the miner who includes the transaction collects it.
+coinbase
+    The first transaction of a block: no inputs, creates the block reward plus the fees. Its
+    ``lock_height`` is the block's height, which makes every coinbase id unique (Bitcoin: BIP 34).
+memo
+    Up to ``Params.max_memo`` (80) bytes of data, covered by the signatures (Bitcoin: an
+    OP_RETURN output). Labs and graders use it to tag a student's transaction.
+signature hash
+    What each input signs: the transaction with every signature left empty, plus the input's
+    index (Bitcoin: SIGHASH_ALL). Changing any amount, address, input or the memo breaks it.
+
+Simplifications versus Bitcoin
+------------------------------
+* No script language: every output is "pay to public key hash" and every input is a
+  (signature, public key) pair. No multisig, no time-locked scripts.
+* ``lock_height`` is the only lock time (by height, never by clock time).
+* Amounts are Python integers checked against ``Params.max_money``; Bitcoin uses int64.
+
+This module checks what can be checked from the transaction alone
+(:func:`check_transaction_syntax`); rules that need the UTXO set live in
+``labchain.chain.validation``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from labchain.crypto import Address, PrivateKey, hash256
+from labchain.encoding import Codec, FixedBytes, ListOf, Nested, Reader, Record, UInt, VarBytes
+from labchain.errors import (
+    AddressError,
+    AmountError,
+    DuplicateInputError,
+    EncodingError,
+    MalformedTransactionError,
+)
+from labchain.params import Params
+
+NULL_HASH = bytes(32)
+MAX_TX_ITEMS = 10_000  # decoding bound on inputs/outputs per transaction
+
+
+class AddressCodec(Codec):
+    """An address: 21 bytes on the wire, Base58Check text in JSON."""
+
+    def write(self, out: bytearray, value: Address, field: str) -> None:
+        if not isinstance(value, Address):
+            raise EncodingError(f"{field} must be an Address, got {type(value).__name__}", value)
+        out += value.to_bytes()
+
+    def read(self, reader: Reader, field: str) -> Address:
+        try:
+            return Address.from_bytes(reader.take(21, field))
+        except AddressError as exc:
+            raise EncodingError(f"{field}: {exc}", exc.obj) from None
+
+    def to_json(self, value: Address) -> str:
+        return str(value)
+
+    def from_json(self, value: Any, field: str) -> Address:
+        try:
+            return Address.from_string(value)
+        except AddressError as exc:
+            raise EncodingError(f"{field}: {exc}", value) from None
+
+
+def short(h: bytes) -> str:
+    """First 8 hex digits of a hash, for messages."""
+    return h.hex()[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class OutPoint(Record):
+    txid: bytes
+    index: int
+
+    ENCODING = (("txid", FixedBytes(32)), ("index", UInt(4)))
+
+    def __str__(self) -> str:
+        return f"{short(self.txid)}:{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class TxIn(Record):
+    prevout: OutPoint
+    signature: bytes = b""   # 64 bytes r||s once signed
+    pubkey: bytes = b""      # 33-byte compressed public key
+
+    ENCODING = (
+        ("prevout", Nested(OutPoint)),
+        ("signature", VarBytes(64)),
+        ("pubkey", VarBytes(33)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TxOut(Record):
+    amount: int
+    address: Address
+
+    ENCODING = (("amount", UInt(8)), ("address", AddressCodec()))
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction(Record):
+    version: int
+    inputs: tuple[TxIn, ...]
+    outputs: tuple[TxOut, ...]
+    memo: bytes = b""
+    lock_height: int = 0
+    _txid: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    ENCODING = (
+        ("version", UInt(4)),
+        ("inputs", ListOf(Nested(TxIn), MAX_TX_ITEMS)),
+        ("outputs", ListOf(Nested(TxOut), MAX_TX_ITEMS)),
+        ("memo", VarBytes(255)),
+        ("lock_height", UInt(4)),
+    )
+
+    def __post_init__(self) -> None:
+        # accept lists for convenience; records hold tuples so they stay immutable
+        for name in ("inputs", "outputs"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
+    @property
+    def txid(self) -> bytes:
+        """hash256 of the full encoding (signatures included)."""
+        if self._txid is None:
+            object.__setattr__(self, "_txid", hash256(self.to_bytes()))
+        return self._txid
+
+    @property
+    def is_coinbase(self) -> bool:
+        return not self.inputs
+
+    @property
+    def total_out(self) -> int:
+        return sum(o.amount for o in self.outputs)
+
+    def json_extras(self) -> dict[str, Any]:
+        return {"txid": self.txid.hex()}
+
+    def __str__(self) -> str:
+        kind = "coinbase" if self.is_coinbase else f"{len(self.inputs)} in"
+        return f"tx {short(self.txid)} ({kind}, {len(self.outputs)} out)"
+
+    # -- signing ----------------------------------------------------------------------------
+    def signature_hash(self, index: int) -> bytes:
+        """The message input ``index`` signs: the tx with empty signatures, plus the index."""
+        blank = Transaction(
+            self.version,
+            tuple(TxIn(i.prevout, b"", i.pubkey) for i in self.inputs),
+            self.outputs,
+            self.memo,
+            self.lock_height,
+        )
+        return hash256(blank.to_bytes() + index.to_bytes(4, "little"))
+
+    def sign(self, keys: Sequence[PrivateKey]) -> Transaction:
+        """A copy with input ``i`` signed by ``keys[i]`` (its public key filled in too)."""
+        if len(keys) != len(self.inputs):
+            raise ValueError(f"need one key per input: {len(self.inputs)} inputs, {len(keys)} keys")
+        with_keys = Transaction(
+            self.version,
+            tuple(TxIn(i.prevout, b"", k.public_key.data) for i, k in zip(self.inputs, keys)),
+            self.outputs,
+            self.memo,
+            self.lock_height,
+        )
+        signed = tuple(
+            TxIn(i.prevout, k.sign(with_keys.signature_hash(n)), i.pubkey)
+            for n, (i, k) in enumerate(zip(with_keys.inputs, keys))
+        )
+        return Transaction(self.version, signed, self.outputs, self.memo, self.lock_height)
+
+    @classmethod
+    def coinbase(cls, height: int, outputs: Sequence[TxOut], memo: bytes = b"") -> Transaction:
+        return cls(1, (), tuple(outputs), memo, height)
+
+
+def check_transaction_syntax(tx: Transaction, params: Params) -> None:
+    """Rules that need nothing but the transaction. Raises the precise error, else returns."""
+    if not tx.outputs:
+        raise MalformedTransactionError(f"{tx} has no outputs", tx)
+    if len(tx.memo) > params.max_memo:
+        raise MalformedTransactionError(
+            f"{tx} carries a {len(tx.memo)}-byte memo; at most {params.max_memo} bytes are allowed", tx
+        )
+    total = 0
+    for n, out in enumerate(tx.outputs):
+        if out.amount <= 0:
+            raise AmountError(f"output {n} of {tx} has amount {out.amount}; amounts must be positive", tx)
+        if out.amount > params.max_money:
+            raise AmountError(
+                f"output {n} of {tx} has amount {out.amount}, above the money supply limit "
+                f"{params.max_money}", tx
+            )
+        total += out.amount
+        if total > params.max_money:
+            raise AmountError(f"the outputs of {tx} add up to more than the money supply limit", tx)
+    seen: dict[OutPoint, int] = {}
+    for n, txin in enumerate(tx.inputs):
+        if txin.prevout in seen:
+            raise DuplicateInputError(
+                f"inputs {seen[txin.prevout]} and {n} of {tx} both spend output {txin.prevout}", tx
+            )
+        seen[txin.prevout] = n
+        if len(txin.signature) != 64 or len(txin.pubkey) != 33:
+            raise MalformedTransactionError(
+                f"input {n} of {tx} is not signed (needs a 64-byte signature and 33-byte public key)", tx
+            )
