@@ -17,15 +17,19 @@ venv: $(STAMP)
 
 ## make lab: local 4-node testnet + JupyterLab on labs/ (stops the testnet on exit)
 lab: $(STAMP)
-	$(VENV)/bin/bash scripts/lab.sh 2>/dev/null || bash scripts/lab.sh
+	PY=$(PY) bash scripts/lab.sh
 
 ## make test: set up and run every test
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmark scripts that print figures (not tests)
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+## make images: build labchain/base, labchain/node, labchain/lab (docker/; no Docker Hub needed)
+images: $(STAMP)
+	$(PY) -m labchain.cli images build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -121,6 +121,7 @@ class Transaction(Record):
     memo: bytes = b""
     lock_height: int = 0
     _txid: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     ENCODING = (
         ("version", UInt(4)),
@@ -136,6 +137,26 @@ class Transaction(Record):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+
+    # The canonical bytes are kept once known (decoded or first encoded): the record is
+    # immutable and decoding is strict, so they cannot differ from a fresh encoding. Block
+    # validation needs them several times per transaction (txid, block size, storage).
+    def to_bytes(self) -> bytes:
+        if self._bytes is None:
+            out = bytearray()
+            Record.write(self, out)
+            object.__setattr__(self, "_bytes", bytes(out))
+        return self._bytes
+
+    def write(self, out: bytearray) -> None:
+        out += self.to_bytes()
+
+    @classmethod
+    def read(cls, reader: Reader, where: str | None = None) -> Transaction:
+        start = reader.pos
+        tx = Record.read.__func__(cls, reader, where)
+        object.__setattr__(tx, "_bytes", reader.data[start:reader.pos])
+        return tx
 
     @property
     def txid(self) -> bytes:
@@ -157,7 +178,11 @@ class Transaction(Record):
 
     def __str__(self) -> str:
         kind = "coinbase" if self.is_coinbase else f"{len(self.inputs)} in"
-        return f"tx {short(self.txid)} ({kind}, {len(self.outputs)} out)"
+        try:
+            name = short(self.txid)
+        except EncodingError:  # e.g. a negative amount: still describe it in error messages
+            name = "(not encodable)"
+        return f"tx {name} ({kind}, {len(self.outputs)} out)"
 
     # -- signing ----------------------------------------------------------------------------
     def signature_hash(self, index: int) -> bytes:
