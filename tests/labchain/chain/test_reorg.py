@@ -1,0 +1,169 @@
+"""Fork choice by cumulative work, reorganisations with exact UTXO rollback, orphans."""
+from __future__ import annotations
+
+import pytest
+
+from labchain.difficulty import target_to_bits
+from labchain.errors import CoinbaseError, UnknownInputError, UnknownTransactionError
+from labchain.params import COIN, get_params
+from labchain.tx import OutPoint, Transaction, TxIn, TxOut
+
+from conftest import ChainKit
+
+
+def replayed_coins(kit, blocks):
+    """The UTXO set a fresh chain reaches by connecting ``blocks`` in order."""
+    fresh = kit.new_chain()
+    for block in blocks:
+        fresh.add_block(block)
+    return fresh.store.all_coins()
+
+
+def main_blocks(chain):
+    return [chain.get_block(h) for h in range(1, chain.height + 1)]
+
+
+def payments_branch(kit, chain, count, parent=None, first_account=0):
+    """``count`` blocks from ``parent``, each paying from a different funded account."""
+    blocks = []
+    for i in range(count):
+        account = (first_account + i) % len(kit.keys)
+        coin = kit.coins(chain, account)[-1] if parent is None else None
+        txs = [kit.pay([coin], account, to=kit.address((account + 1) % 10), amount=COIN)] if coin else []
+        block = kit.block(chain, txs, parent=parent)
+        chain.add_block(block)
+        parent = block.hash
+        blocks.append(block)
+    return blocks
+
+
+def test_longer_branch_of_equal_difficulty_reorganises_and_rolls_utxos_back(kit, chain):
+    a = payments_branch(kit, chain, 2)
+    coins_after_a = chain.store.all_coins()
+    b1 = kit.block(chain, parent=chain.genesis_hash, to=kit.address(5))
+    assert chain.add_block(b1).status == "side_branch"
+    b2 = kit.block(chain, parent=b1.hash, to=kit.address(5))
+    assert chain.add_block(b2).status == "side_branch"  # equal work: the first seen stays
+    assert chain.store.all_coins() == coins_after_a
+    b3 = kit.block(chain, parent=b2.hash, to=kit.address(5))
+    update = chain.add_block(b3)
+    assert update.status == "new_tip"
+    assert [b.hash for b in update.disconnected] == [a[1].hash, a[0].hash]
+    assert [b.hash for b in update.connected] == [b1.hash, b2.hash, b3.hash]
+    assert chain.store.all_coins() == replayed_coins(kit, [b1, b2, b3])
+    assert chain.balance(kit.address(0)) == 1000 * COIN  # the payment of branch A is undone
+
+
+def test_reorg_deeper_than_ten_blocks_and_back(kit, chain):
+    a = payments_branch(kit, chain, 12)
+    b = []
+    parent = chain.genesis_hash
+    for _ in range(13):
+        block = kit.block(chain, parent=parent, to=kit.address(9))
+        b.append(block)
+        update = chain.add_block(block)
+        parent = block.hash
+    assert update.status == "new_tip"
+    assert len(update.disconnected) == 12 and len(update.connected) == 13
+    assert chain.tip_hash == b[-1].hash and chain.height == 13
+    assert chain.store.all_coins() == replayed_coins(kit, b)
+    assert all(not chain.block_info(x.hash).in_main_chain for x in a)
+    # branch A comes back with two more blocks: its payments are connected again
+    a_more = kit.extend(chain, 2, parent=a[-1].hash)
+    assert chain.tip_hash == a_more[-1].hash
+    assert chain.store.all_coins() == replayed_coins(kit, a + a_more)
+    with pytest.raises(UnknownTransactionError):
+        chain.get_transaction(b[0].transactions[0].txid)
+    assert chain.get_transaction(a[0].transactions[1].txid).confirmations == 14
+
+
+def test_tip_is_the_branch_with_most_work_not_the_highest():
+    params = get_params("regtest").with_changes(
+        name="regtest", no_retargeting=False, retarget_interval=4, block_time=100,
+        initial_bits=target_to_bits(1 << 250))
+    kit = ChainKit(params)
+    chain = kit.new_chain()
+    genesis = chain.get_block(0)
+    t0 = genesis.header.timestamp
+    # branch A: four fast blocks; the fourth must be 4x harder (retarget, clamped)
+    fast = [kit.extend(chain, 1, timestamp=t0 + i)[0] for i in (1, 2, 3)]
+    assert chain.next_bits() == target_to_bits((1 << 250) // 4)
+    hard = kit.extend(chain, 1)[0]
+    assert hard.header.bits == target_to_bits((1 << 250) // 4)
+    # branch B: six slow blocks at the initial difficulty; higher but less work
+    parent, t = chain.genesis_hash, t0
+    for _ in range(6):
+        t += 101
+        block = kit.block(chain, parent=parent, timestamp=t)
+        chain.add_block(block)
+        parent = block.hash
+    b_tip = chain.block_info(parent)
+    a_tip = chain.block_info(hard.hash)
+    assert b_tip.height > a_tip.height and a_tip.chainwork > b_tip.chainwork
+    assert chain.tip_hash == hard.hash
+    assert len(fast) == 3
+
+
+def test_invalid_block_in_new_branch_returns_to_the_best_valid_chain(kit, chain):
+    a = kit.extend(chain, 3, to=kit.address(1))
+    coins = chain.store.all_coins()
+    b = kit.extend(chain, 3, parent=chain.genesis_hash, to=kit.address(2))
+    ghost = Transaction(1, [TxIn(OutPoint(bytes(32), 7))], [TxOut(COIN, kit.address(3))]).sign([kit.keys[0]])
+    bad = kit.block(chain, [ghost], parent=b[-1].hash)
+    with pytest.raises(UnknownInputError) as info:
+        chain.add_block(bad)
+    assert info.value.update.status == "unchanged"
+    assert chain.tip_hash == a[-1].hash
+    assert chain.store.all_coins() == coins
+    assert chain.block_info(bad.hash).status == "invalid"
+    assert chain.block_info(b[-1].hash).status == "valid"  # it was connected during the attempt
+    # a valid extension of branch B still wins later
+    good = kit.extend(chain, 2, parent=b[-1].hash)
+    assert chain.tip_hash == good[-1].hash
+
+
+def test_descendants_of_an_invalid_block_are_invalid_too(kit, chain):
+    kit.extend(chain, 1)
+    side = kit.extend(chain, 1, parent=chain.genesis_hash, to=kit.address(5))  # equal work: side branch
+    bad = kit.block(chain, parent=side[0].hash, reward=51 * COIN)
+    child = kit.block(chain, parent=bad)
+    assert chain.add_block(child).status == "orphan"
+    with pytest.raises(CoinbaseError):
+        chain.add_block(bad)
+    assert chain.block_info(bad.hash).status == "invalid"
+    assert chain.height == 1 and chain.tip_hash != side[0].hash
+    assert child.hash not in chain.orphans  # the orphan's parent turned out invalid: dropped
+
+
+def test_orphans_wait_for_their_parent_then_connect(kit, chain):
+    chain_b = kit.new_chain()
+    blocks = kit.extend(chain_b, 3)
+    assert chain.add_block(blocks[2]).status == "orphan"
+    assert chain.add_block(blocks[1]).status == "orphan"
+    assert chain.add_block(blocks[2]).status == "duplicate"
+    assert chain.missing_parents() == [blocks[0].hash]
+    update = chain.add_block(blocks[0])
+    assert update.status == "new_tip"
+    assert [b.hash for b in update.connected] == [b.hash for b in blocks]
+    assert chain.orphans == {} and chain.missing_parents() == []
+
+
+def test_orphan_pool_is_bounded_oldest_dropped(kit):
+    source = kit.new_chain()
+    blocks = kit.extend(source, 6)
+    chain = kit.new_chain(max_orphans=3)
+    for block in blocks[1:]:
+        assert chain.add_block(block).status == "orphan"
+    assert list(chain.orphans) == [b.hash for b in blocks[3:]]
+    update = chain.add_block(blocks[0])
+    assert chain.height == 1 and len(update.connected) == 1  # blocks[1] was dropped
+
+
+def test_invalid_orphan_is_dropped_when_its_parent_arrives(kit):
+    source = kit.new_chain()
+    [b1] = kit.extend(source, 1)
+    bad = kit.block(source, reward=60 * COIN)
+    chain = kit.new_chain()
+    assert chain.add_block(bad).status == "orphan"
+    assert chain.add_block(b1).status == "new_tip"
+    assert chain.tip_hash == b1.hash and chain.orphans == {}
