@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed sub-command; LabChain errors become a message and exit code 1."""
     try:
         return int(args.func(args) or 0)
     except LabchainError as exc:

@@ -1,0 +1,175 @@
+"""``labchain testnet ...``: start, inspect, break and stop a testnet from a shell.
+
+Examples::
+
+    labchain testnet up --nodes 4 --topology line --params regtest
+    export LABCHAIN_TESTNET=...          # the line `up` prints; notebooks read it
+    labchain testnet status
+    labchain testnet partition 0,1 2,3 && labchain testnet heal
+    labchain testnet kill 2 && labchain testnet restart 2
+    labchain testnet logs 2
+    labchain testnet down
+
+Every command but ``up`` finds the testnet through ``--dir``, else ``LABCHAIN_TESTNET``, else
+the default directory. Exit codes: 0 success, 1 a LabChain error (printed), 2 bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from labchain.testnet.backend import BACKENDS, TestnetError
+from labchain.testnet.testnet import ENV_VAR, STATE_FILE, TOPOLOGIES, Testnet
+
+DEFAULT_DIR = Path(os.environ.get("LABCHAIN_TESTNET_DIR", Path.home() / ".labchain" / "testnet"))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("testnet", help="run a multi-node testnet on this machine",
+                                   description="Start, inspect, partition and stop a LabChain testnet.")
+    sub = parser.add_subparsers(dest="testnet_command", metavar="COMMAND", required=True)
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--dir", type=Path, default=None,
+                       help=f"testnet directory (default: ${ENV_VAR}, else {DEFAULT_DIR})")
+        p.set_defaults(func=func)
+        return p
+
+    up = command("up", cmd_up, "start nodes, connect them, print the node table and LABCHAIN_TESTNET")
+    up.add_argument("--nodes", type=int, default=4, help="number of nodes (default 4)")
+    up.add_argument("--topology", choices=TOPOLOGIES, default="line", help="who dials whom (default line)")
+    up.add_argument("--params", default="regtest", help="network: regtest or lab (default regtest)")
+    up.add_argument("--backend", choices=sorted(BACKENDS), default="local", help="where nodes run (default local)")
+    up.add_argument("--mining", default="manual", help="manual, instant or interval:SECONDS (default manual)")
+    up.add_argument("--owner-pid", type=int, default=None,
+                    help="nodes exit when this process dies (default: they run until `down`)")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the nodes (default 60)")
+    up.add_argument("--quiet", action="store_true", help="print only the LABCHAIN_TESTNET value")
+
+    st = command("status", cmd_status, "show every node: state, height, peers, endpoints")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    command("down", cmd_down, "stop every node of the testnet")
+    part = command("partition", cmd_partition, "split the network, e.g. `partition 0,1 2,3`")
+    part.add_argument("groups", nargs="+", help="comma-separated node indexes, one argument per group")
+    command("heal", cmd_heal, "reconnect the nodes after a partition")
+    kill = command("kill", cmd_kill, "SIGKILL one node (a crash)")
+    kill.add_argument("node", type=int)
+    restart = command("restart", cmd_restart, "(re)start one node on its data dir")
+    restart.add_argument("node", type=int)
+    logs = command("logs", cmd_logs, "print a node's log")
+    logs.add_argument("node", type=int)
+    logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
+    command("env", cmd_env, "print `export LABCHAIN_TESTNET=...` for a running testnet")
+
+
+def _locate(args: argparse.Namespace) -> str:
+    if args.dir is not None:
+        return str(args.dir)
+    return os.environ.get(ENV_VAR) or str(DEFAULT_DIR)
+
+
+def _connect(args: argparse.Namespace) -> Testnet:
+    return Testnet.connect(_locate(args))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    directory = args.dir or DEFAULT_DIR
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.nodes, desc="starting nodes", unit="node", file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        net = Testnet.start(nodes=args.nodes, topology=args.topology, params=args.params,
+                            backend=args.backend, dir=directory, mining=args.mining,
+                            owner_pid=args.owner_pid, timeout=args.timeout, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.quiet:
+        print(net.env_value)
+        return 0
+    print(f"LabChain testnet: {args.nodes} nodes, {args.topology} topology, {args.params}, "
+          f"backend {args.backend}, dir {net.dir}")
+    print(net.table())
+    print(f"\nexport {ENV_VAR}={net.env_value}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    net = _connect(args)
+    if args.json:
+        print(json.dumps(net.status(), indent=1))
+    else:
+        print(repr(net))
+        print(net.table())
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    net = _connect(args)
+    count = len(net.nodes)
+    net.down()
+    print(f"stopped {count} node(s)")
+    return 0
+
+
+def cmd_partition(args: argparse.Namespace) -> int:
+    try:
+        groups = [[int(x) for x in g.split(",") if x] for g in args.groups]
+    except ValueError:
+        raise TestnetError(f"groups are comma-separated node numbers like 0,1; got {' '.join(args.groups)}") from None
+    net = _connect(args)
+    net.partition(*groups)
+    print(net.table())
+    return 0
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    net = _connect(args)
+    net.heal()
+    print(net.table())
+    return 0
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    _connect(args).kill(args.node)
+    print(f"killed node{args.node}")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    net = _connect(args)
+    net.restart(args.node)
+    print(net.table())
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    net = _connect(args)
+    if not 0 <= args.node < len(net.nodes):
+        raise TestnetError(f"there is no node {args.node}; this testnet has nodes 0..{len(net.nodes) - 1}")
+    text = net.nodes[args.node].logs()
+    if args.tail:
+        text = "\n".join(text.splitlines()[-args.tail:])
+    print(text)
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    net = _connect(args)
+    print(f"export {ENV_VAR}={net.env_value}")
+    return 0
+
+
+__all__ = ["register", "DEFAULT_DIR", "STATE_FILE"]
