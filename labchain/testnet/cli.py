@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--topology", choices=TOPOLOGIES, default="line", help="who dials whom (default line)")
     up.add_argument("--params", default="regtest", help="network: regtest or lab (default regtest)")
     up.add_argument("--backend", choices=sorted(BACKENDS), default="local", help="where nodes run (default local)")
+    up.add_argument("--student", default=None,
+                    help="student id for the docker backend (labels, network); default: from --dir")
     up.add_argument("--mining", default="manual", help="manual, instant or interval:SECONDS (default manual)")
     up.add_argument("--owner-pid", type=int, default=None,
                     help="nodes exit when this process dies (default: they run until `down`)")
@@ -89,10 +91,14 @@ def cmd_up(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
+    backend_options = {"student": args.student} if args.student else {}
+    if args.student and args.backend != "docker":
+        raise TestnetError("--student only applies to --backend docker (local testnets are per user)")
     try:
         net = Testnet.start(nodes=args.nodes, topology=args.topology, params=args.params,
                             backend=args.backend, dir=directory, mining=args.mining,
-                            owner_pid=args.owner_pid, timeout=args.timeout, progress=progress)
+                            owner_pid=args.owner_pid, timeout=args.timeout, progress=progress,
+                            **backend_options)
     finally:
         if bar is not None:
             bar.close()

@@ -190,3 +190,9 @@ def test_cli_up_status_partition_heal_kill_restart_logs_down(tmp_path):
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
     gone = _cli("status", "--dir", d)
     assert gone.returncode == 1 and "is the testnet up?" in gone.stderr
+
+
+def test_cli_refuses_a_student_id_for_the_local_backend(tmp_path):
+    result = _cli("up", "--nodes", "1", "--student", "s001", "--dir", str(tmp_path / "x"), full=True)
+    assert result.returncode == 1
+    assert "--student only applies to --backend docker" in result.stderr
