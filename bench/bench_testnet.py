@@ -6,6 +6,7 @@
    ``bench/.cache``) from its start until ``eth_blockNumber`` answers, and its memory.
    Memory is shown as RSS (what ``ps`` shows; counts shared libraries once per process) and
    PSS (shared pages split between the processes that share them: what the machine spends).
+   Each process's RSS is listed under the table (node 0, which mined, also holds the miner).
 2. Propagation: a 4-node line; node 0 mines a block, node 3 logs it as its new tip. Times come
    from the nodes' own log timestamps (same clock, ms), so polling does not disturb them.
 3. Throughput: N signed transactions sent with ``sendrawtransaction`` to node 0 of a 4-node
@@ -91,7 +92,9 @@ def labchain_startup() -> dict:
         seconds = time.perf_counter() - began
         assert tip == net.nodes[3].rpc.getbestblockhash()
         pids = [n.endpoint.pid for n in net.nodes]
-        return {"seconds": seconds, "rss": sum(map(rss_kib, pids)), "pss": sum(map(pss_kib, pids))}
+        per_node = [rss_kib(pid) for pid in pids]
+        return {"seconds": seconds, "rss": sum(per_node), "pss": sum(map(pss_kib, pids)),
+                "per_process": per_node}
     finally:
         net.down()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -127,7 +130,9 @@ def ganache_startup() -> dict | None:
         seconds = time.perf_counter() - began
         time.sleep(0.2)
         pids = tree_pids(proc.pid)
-        return {"seconds": seconds, "rss": sum(map(rss_kib, pids)), "pss": sum(map(pss_kib, pids))}
+        per_process = [rss_kib(pid) for pid in pids]
+        return {"seconds": seconds, "rss": sum(per_process), "pss": sum(map(pss_kib, pids)),
+                "per_process": per_process}
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
@@ -205,6 +210,9 @@ def main(argv: list[str]) -> int:
                      statistics.median(r["pss"] for r in theirs) / 1024])
     print(f"\nStart-up (median of {rounds})")
     print(table(["what", "wall s", "RSS MiB", "PSS MiB"], rows))
+    for name, runs in (("LabChain nodes 0-3", ours), ("Ganache processes", theirs)):
+        for n, run in enumerate(runs, 1):
+            print(f"  {name}, run {n}: RSS MiB " + ", ".join(f"{k / 1024:.1f}" for k in run["per_process"]))
 
     with Testnet.start(nodes=4, topology="line") as net:
         delays = propagation(net, 10 if quick else 40)

@@ -3,6 +3,10 @@
 Each group lives in its own module exposing ``register(subparsers)``; the module sets
 ``func`` on its parsers (``parser.set_defaults(func=...)``) and that function returns the
 process exit code. Groups whose module is absent are simply not offered.
+
+``labchain GROUP ...`` imports only that group's module (``labchain node`` does not load the
+Docker SDK, YAML or the curriculum tools); ``labchain``, ``labchain --help`` or an unknown
+group import them all, to list every group.
 """
 from __future__ import annotations
 
@@ -22,24 +26,35 @@ GROUPS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``labchain`` parser with every group, or with group ``only`` (and ``grade``) alone."""
     parser = argparse.ArgumentParser(
         prog="labchain",
         description="LabChain: a teaching blockchain, its testnets and its labs.",
     )
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
-    for name, module_name in GROUPS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that part of the project is not installed/built yet
-            raise
-        module.register(sub)
+    if only is None:
+        for name in GROUPS:
+            _register(name, sub)
+    elif only in GROUPS and not _register(only, sub):
+        return build_parser()  # that group is not installed: the error lists those there are
     grade = sub.add_parser("grade", help="instructor grading (same as labchain-grade)", add_help=False)
     grade.add_argument("rest", nargs=argparse.REMAINDER)
     grade.set_defaults(func=_forward_to_grading)
     return parser
+
+
+def _register(name: str, sub: argparse._SubParsersAction) -> bool:
+    """Import group ``name``'s module and add its parsers; False when it is not installed."""
+    module_name = GROUPS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return False  # that part of the project is not installed/built yet
+        raise
+    module.register(sub)
+    return True
 
 
 def _forward_to_grading(args: argparse.Namespace) -> int:
@@ -49,7 +64,9 @@ def _forward_to_grading(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = argv[0] if argv and (argv[0] in GROUPS or argv[0] == "grade") else None
+    parser = build_parser(chosen)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -30,30 +30,40 @@ Simplifications versus real chains
 
 Signing uses pycryptodome. Verification, the hot path of block validation, uses OpenSSL
 through the ``cryptography`` package: about five times faster (see README, "Benchmarks").
+Public keys (``secret * G``) are computed, and checked to lie on the curve, by a few lines
+of Python below (about a millisecond per new key, then cached). Each library is imported on
+first use: a node derives its ten account keys when it starts but signs only for
+``sendtoaddress`` and verifies only when a transaction arrives, and every node of a testnet
+is its own process, so this keeps each one about 10 MiB smaller (``bench/bench_testnet.py``).
+The Python scalar multiplication is not constant-time, unlike OpenSSL's: fine for a teaching
+chain whose keys guard no value, not for a wallet that holds real money.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import hashlib
 import hmac
-import multiprocessing
 import secrets
 from dataclasses import dataclass
-from typing import Callable, Sequence
-
-from Crypto.Hash import RIPEMD160, SHA256
-from Crypto.PublicKey import ECC
-from Crypto.Signature import DSS
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from labchain.errors import AddressError, InvalidKeyError
 
+if TYPE_CHECKING:  # imported where used: see the module docstring
+    import concurrent.futures
+
+    from Crypto.PublicKey import ECC
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 #: Order ``n`` of the P-256 base point: private keys and signature values live modulo n.
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+#: P-256 (NIST FIPS 186-4, "secp256r1") is y^2 = x^3 - 3x + b over the integers modulo p.
+P256_PRIME = 2**256 - 2**224 + 2**192 + 2**96 - 1
+P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+#: The base point G.
+P256_G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+          0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 #: Version byte of every LabChain address (Bitcoin mainnet uses 0x00, testnet 0x6F).
 ADDRESS_VERSION = 0x30
 SIGNATURE_SIZE = 64
@@ -89,6 +99,8 @@ def hash160(data: bytes) -> bytes:
     block validation), else pycryptodome; both give the same digest."""
     if _HASHLIB_RIPEMD160:
         return hashlib.new("ripemd160", hashlib.sha256(data).digest()).digest()
+    from Crypto.Hash import RIPEMD160
+
     return RIPEMD160.new(sha256(data)).digest()
 
 
@@ -150,6 +162,9 @@ class PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """Deterministic (RFC 6979) ECDSA signature of SHA-256(message), low-S, ``r || s``."""
+        from Crypto.Hash import SHA256
+        from Crypto.Signature import DSS
+
         signer = DSS.new(_pycryptodome_key(self.secret), "deterministic-rfc6979")
         sig = signer.sign(SHA256.new(message))
         r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
@@ -160,12 +175,62 @@ class PrivateKey:
 
 @functools.lru_cache(maxsize=4096)
 def _pycryptodome_key(secret: int) -> ECC.EccKey:
+    from Crypto.PublicKey import ECC
+
     return ECC.construct(curve="P-256", d=secret)
 
 
 @functools.lru_cache(maxsize=4096)
 def _public_key_of(secret: int) -> PublicKey:
-    return PublicKey(_pycryptodome_key(secret).public_key().export_key(format="SEC1", compress=True))
+    """``secret * G`` in SEC1 compressed form: ``02``/``03`` (parity of y) then x."""
+    x, y = _p256_multiply_g(secret)
+    return PublicKey(bytes([2 | y & 1]) + x.to_bytes(32, "big"))
+
+
+# --- P-256 arithmetic in Python (public keys only; see the module docstring) -------------
+
+def _p256_multiply_g(k: int) -> tuple[int, int]:
+    """The affine point ``k * G`` for ``1 <= k < n``, by double-and-add.
+
+    Points are kept in Jacobian coordinates ``(X, Y, Z)``, standing for ``(X/Z^2, Y/Z^3)``,
+    so that the loop needs no modular inverse; ``Z = 0`` is the point at infinity. For
+    ``1 <= k < n`` the running point is never G or -G when G is added, so the addition
+    formula needs no special case (it would divide by zero there).
+    """
+    p, (gx, gy) = P256_PRIME, P256_G
+    x, y, z = 1, 1, 0
+    for bit in bin(k)[2:]:
+        if z:  # double ("dbl-2001-b", for curves with a = -3)
+            delta, gamma = z * z % p, y * y % p
+            beta, alpha = x * gamma % p, 3 * (x - delta) * (x + delta) % p
+            x3 = (alpha * alpha - 8 * beta) % p
+            z = ((y + z) ** 2 - gamma - delta) % p
+            y = (alpha * (4 * beta - x3) - 8 * gamma * gamma) % p
+            x = x3
+        if bit == "1":
+            if not z:
+                x, y, z = gx, gy, 1
+                continue
+            zz = z * z % p  # add G, whose Z is 1 (fewer products than a general addition)
+            h, r = (gx * zz - x) % p, (gy * z * zz - y) % p
+            hh = h * h % p
+            hhh, v = h * hh % p, x * hh % p
+            x3 = (r * r - hhh - 2 * v) % p
+            y, z, x = (r * (v - x3) - y * hhh) % p, z * h % p, x3
+    zi = pow(z, -1, p)
+    return x * zi * zi % p, y * zi * zi * zi % p
+
+
+def _check_p256_point(data: bytes) -> None:
+    """Raise InvalidKeyError unless ``data`` is a point of P-256 in compressed SEC1 form:
+    ``02``/``03`` then an x below p for which x^3 - 3x + b has a square root modulo p."""
+    if not isinstance(data, bytes) or len(data) != PUBLIC_KEY_SIZE or data[0] not in (2, 3):
+        raise InvalidKeyError("a public key must be 33 bytes in compressed SEC1 form", data)
+    p, x = P256_PRIME, int.from_bytes(data[1:], "big")
+    rhs = (x * x * x - 3 * x + P256_B) % p
+    y = pow(rhs, (p + 1) // 4, p)  # the square root, if any (p = 3 mod 4)
+    if x >= p or y * y % p != rhs:
+        raise InvalidKeyError("those 33 bytes are not a point on the P-256 curve", data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +240,7 @@ class PublicKey:
     data: bytes
 
     def __post_init__(self) -> None:
-        _openssl_public_key(self.data)  # raises InvalidKeyError when not a curve point
+        _check_p256_point(self.data)  # raises InvalidKeyError when not a curve point
 
     @property
     def address(self) -> Address:
@@ -202,12 +267,25 @@ def _split_signature(signature: bytes) -> tuple[int, int] | None:
     return r, s
 
 
+@functools.cache
+def _openssl() -> SimpleNamespace:
+    """The parts of ``cryptography`` (OpenSSL) that verification uses, imported on first use."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    return SimpleNamespace(ec=ec, curve=ec.SECP256R1(), ecdsa_sha256=ec.ECDSA(hashes.SHA256()),
+                           encode_dss_signature=encode_dss_signature, InvalidSignature=InvalidSignature)
+
+
 @functools.lru_cache(maxsize=8192)
 def _openssl_public_key(data: bytes) -> ec.EllipticCurvePublicKey:
     if not isinstance(data, bytes) or len(data) != PUBLIC_KEY_SIZE or data[0] not in (2, 3):
         raise InvalidKeyError("a public key must be 33 bytes in compressed SEC1 form", data)
+    ossl = _openssl()
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
+        return ossl.ec.EllipticCurvePublicKey.from_encoded_point(ossl.curve, data)
     except ValueError:
         raise InvalidKeyError("those 33 bytes are not a point on the P-256 curve", data) from None
 
@@ -216,18 +294,21 @@ def _verify_openssl(pubkey: bytes, message: bytes, signature: bytes) -> bool:
     rs = _split_signature(signature)
     if rs is None:
         return False
+    ossl = _openssl()
     try:
-        _openssl_public_key(pubkey).verify(
-            encode_dss_signature(*rs), message, ec.ECDSA(hashes.SHA256())
-        )
+        _openssl_public_key(pubkey).verify(ossl.encode_dss_signature(*rs), message, ossl.ecdsa_sha256)
         return True
-    except InvalidSignature:
+    except ossl.InvalidSignature:
         return False
 
 
 def _verify_pycryptodome(pubkey: bytes, message: bytes, signature: bytes) -> bool:
     if _split_signature(signature) is None:
         return False
+    from Crypto.Hash import SHA256
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import DSS
+
     key = ECC.import_key(pubkey, curve_name="P-256")
     try:
         DSS.new(key, "fips-186-3").verify(SHA256.new(message), signature)
@@ -296,6 +377,9 @@ def verify_many(checks: Sequence[tuple[bytes, bytes, bytes]], workers: int = 1) 
     chunks = [checks[i:i + size] for i in range(0, len(checks), size)]
     pool = _pools.get(workers)
     if pool is None:
+        import concurrent.futures
+        import multiprocessing
+
         context = multiprocessing.get_context("forkserver")  # safe in threaded programs (nodes)
         pool = _pools[workers] = concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context)
     futures = [pool.submit(_verify_chunk, backend, chunk) for chunk in chunks[1:]]

@@ -40,6 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labchain import errors
 from labchain.block import Block
@@ -47,7 +48,6 @@ from labchain.chain import Chain, Mempool
 from labchain.crypto import Address
 from labchain.difficulty import difficulty_of
 from labchain.encoding import Record
-from labchain.miner import Miner
 from labchain.node.accounts import Accounts
 from labchain.node.messages import (
     INV_BLOCK,
@@ -68,6 +68,9 @@ from labchain.node.process import READY_FILE, process_alive
 from labchain.node.rpc import Code, RpcError, RpcServer
 from labchain.params import Params
 from labchain.tx import Transaction
+
+if TYPE_CHECKING:
+    from labchain.miner import Miner
 
 log = logging.getLogger("labchain.node")
 
@@ -163,7 +166,7 @@ class Node:
         config.datadir.mkdir(parents=True, exist_ok=True)
         self.chain = Chain(self.params, path=config.datadir / CHAIN_FILE, clock=self.clock)
         self.mempool = Mempool(self.chain)
-        self.miner = Miner(self.params)
+        self._miner: Miner | None = None
         self.accounts = Accounts(self.params, config.node_index)
         self.mining_mode, self.mining_seconds = parse_mining(config.mining)
         self.p2p = P2PNetwork(self, config.p2p_host, config.p2p_port, config.max_peers)
@@ -179,6 +182,16 @@ class Node:
         self._interval_task: asyncio.Task | None = None
         self._rejected: set[bytes] = set()      # hashes of invalid blocks/txs, not fetched again
         self._requested: set[bytes] = set()     # block hashes asked for and not yet received
+
+    @property
+    def miner(self) -> Miner:
+        """The proof-of-work searcher, made on first use: ``labchain.miner`` holds a 3.5 MiB
+        lookup table that a node which never mines (most nodes of a testnet) does not need."""
+        if self._miner is None:
+            from labchain.miner import Miner
+
+            self._miner = Miner(self.params)
+        return self._miner
 
     # -- life cycle ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -433,11 +446,12 @@ class Node:
 
     async def _mine_one(self, address: Address) -> Block | None:
         timestamp = max(int(self.clock()), self.chain.median_time_past() + 1)
+        miner = self.miner  # made here, on the loop's thread, not in the executor's
         while True:
             template = self.mempool.block_template(address, timestamp)
             self._abort_solve = stop = threading.Event()
             header = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: self.miner.solve(template.header, workers=1, stop=stop))
+                None, lambda: miner.solve(template.header, workers=1, stop=stop))
             if header is None or template.header.prev_hash != self.chain.tip_hash:
                 return None  # aborted or the tip moved while solving: build on the new tip
             block = Block(header, template.transactions)

@@ -21,7 +21,6 @@ Ganache), no chunked request bodies, no notifications over websockets.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import inspect
 import json
 import logging
@@ -29,9 +28,12 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from labchain.errors import LabchainError
+
+if TYPE_CHECKING:  # the client imports it when used: node processes never load it (RAM)
+    import http.client
 
 log = logging.getLogger("labchain.rpc")
 
@@ -417,6 +419,8 @@ class RpcClient:
 
     def post(self, body: bytes, method: str = "") -> Any:
         """POST raw bytes; the decoded JSON reply (None for an empty 204 reply)."""
+        import http.client
+
         for attempt in (1, 2):  # a kept-alive connection the server closed: retry once
             try:
                 if self._conn is None:

@@ -1,6 +1,6 @@
 """Hashes, deterministic keys, low-S RFC 6979 signatures and Base58Check addresses."""
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from labchain import crypto
@@ -147,6 +147,41 @@ def test_private_key_hex_round_trip_and_repr_hides_secret():
 def test_malformed_public_keys_are_rejected(data, message):
     with pytest.raises(InvalidKeyError, match=message):
         PublicKey(data)
+
+
+def test_public_key_matches_rfc6979_p256_vector():
+    # RFC 6979 A.2.5: Ux = 60FED4BA..., Uy = 7903FE10...99 (odd, so the prefix is 03)
+    ux = "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
+    assert PrivateKey(RFC6979_KEY).public_key.data.hex() == "03" + ux.lower()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, P256_ORDER - 1))
+@example(1)
+@example(P256_ORDER - 1)
+def test_python_public_key_derivation_agrees_with_openssl(secret):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    point = ec.derive_private_key(secret, ec.SECP256R1()).public_key().public_numbers()
+    expected = bytes([2 | point.y & 1]) + point.x.to_bytes(32, "big")
+    assert crypto._public_key_of.__wrapped__(secret).data == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([2, 3]), st.binary(min_size=32, max_size=32))
+@example(2, bytes(32))                                  # x = 0 is on the curve
+@example(2, crypto.P256_PRIME.to_bytes(32, "big"))      # x = p: 0 again modulo p, but not below p
+def test_python_curve_point_check_agrees_with_openssl(prefix, x):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    data = bytes([prefix]) + x
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
+    except ValueError:
+        with pytest.raises(InvalidKeyError, match="not a point on the P-256 curve"):
+            PublicKey(data)
+    else:
+        assert PublicKey(data).data == data
 
 
 # --- Base58Check addresses -----------------------------------------------------------------
