@@ -1,0 +1,179 @@
+"""The driver's side of one forked kernel: jupyter_client and nbclient plumbing.
+
+``ZygoteProvisioner`` is a jupyter_client kernel provisioner whose "launch" is a ``spawn``
+request to the worker's zygote instead of a ``Popen``; poll/kill go to the zygote too, so the
+same code drives a kernel on the host and one inside a container (where host pids mean
+nothing). ``SandboxClient`` is nbclient's ``NotebookClient`` plus an output cap.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from queue import Empty
+from typing import TYPE_CHECKING, Any
+
+import zmq
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from jupyter_core.utils import ensure_async
+from nbclient import NotebookClient
+from nbclient.util import run_hook
+
+if TYPE_CHECKING:
+    from grading.sandbox.worker import Worker
+
+SIGNAL_WORDS = {"SIGSEGV": "a segmentation fault", "SIGABRT": "an abort (fatal error in C code)",
+                "SIGKILL": "SIGKILL (killed by a limit or by the grader)",
+                "SIGBUS": "a bus error", "SIGFPE": "a floating-point exception",
+                "SIGXFSZ": "writing a file larger than the file-size limit"}
+
+
+class ZygoteProvisioner(KernelProvisionerBase):  # type: ignore[misc]
+    """Launches the kernel by asking the worker's zygote to fork one."""
+
+    worker: "Worker"
+    scratch: str
+    _running: bool = False
+    last_status: dict[str, Any] | None = None
+
+    @property
+    def has_process(self) -> bool:
+        return self._running
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        km.write_connection_file()
+        kwargs.pop("extra_arguments", None)
+        return {"cmd": [], **kwargs}
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        km = self.parent
+        self.worker.spawn_kernel(self.scratch, km.connection_file)
+        self._running = True
+        return km.get_connection_info()
+
+    async def poll(self) -> int | None:
+        if not self._running:
+            return self._exit_code()
+        status = self.worker.request("poll")
+        if status.get("running"):
+            return None
+        self._running = False
+        self.last_status = status
+        return self._exit_code()
+
+    def _exit_code(self) -> int | None:
+        status = self.last_status or {}
+        if status.get("signal"):
+            return -int(signal.Signals[status["signal"]])
+        return status.get("exitcode") or 0
+
+    async def wait(self) -> int | None:
+        while (code := await self.poll()) is None:
+            await asyncio.sleep(0.05)
+        return code
+
+    async def send_signal(self, signum: int) -> None:
+        if signum in (signal.SIGKILL, signal.SIGTERM):
+            await self.kill()
+        # other signals (SIGINT interrupts) are not forwarded: timeouts kill the kernel
+
+    async def kill(self, restart: bool = False) -> None:
+        if self._running:
+            self.last_status = self.worker.request("kill")
+            self._running = False
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.kill(restart)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        pass
+
+    def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
+        return 0.5   # nothing to save in a grading kernel; do not wait 5 s for it
+
+
+def kernel_manager(worker: "Worker", scratch: str) -> AsyncKernelManager:
+    """A kernel manager whose kernel talks over unix sockets inside ``scratch``."""
+    km = AsyncKernelManager(transport="ipc", ip=os.path.join(scratch, "kernel"),
+                            connection_file=os.path.join(scratch, "driver.json"),
+                            cache_ports=False, shutdown_wait_time=0.5)
+    # The client connects before the kernel has bound its sockets: retry every 10 ms,
+    # not zmq's default 100 ms.
+    km.context.setsockopt(zmq.RECONNECT_IVL, 10)
+    provisioner = ZygoteProvisioner(kernel_id=os.path.basename(scratch), parent=km)
+    provisioner.worker, provisioner.scratch = worker, scratch
+    km.provisioner = provisioner
+    return km
+
+
+class SandboxClient(NotebookClient):  # type: ignore[misc]
+    """nbclient with an output cap: past ``max_output_bytes`` outputs are dropped and the
+    kernel is killed, so a print loop cannot exhaust the grader's memory."""
+
+    def __init__(self, nb: Any, km: AsyncKernelManager, max_output_bytes: int, **kw: Any) -> None:
+        super().__init__(nb, km=km, **kw)
+        self.max_output_bytes = max_output_bytes
+        self.output_bytes = 0
+        self.flooded = False
+
+    async def async_start_new_kernel_client(self) -> Any:
+        """nbclient's version, with a tighter readiness loop than jupyter_client's
+        ``wait_for_ready`` (which spends 0.2 s waiting for IOPub whenever its subscriber joins
+        late, as it usually does with a kernel that started a few milliseconds ago)."""
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        try:
+            await wait_until_ready(self.kc, self.startup_timeout)
+        except Exception:
+            await self._async_cleanup_kernel()
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        if self.flooded:
+            return None
+        self.output_bytes += len(json.dumps(msg["content"], default=str))
+        if self.output_bytes > self.max_output_bytes:
+            self.flooded = True
+            outs.append(_stream_note(f"[output stopped: more than {self.max_output_bytes} bytes]"))
+            asyncio.ensure_future(self.km.provisioner.kill())
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+async def wait_until_ready(kc: Any, timeout: float) -> None:
+    """Until the kernel answers ``kernel_info`` on shell AND IOPub delivers to us."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kc.kernel_info()
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=0.5)
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            try:
+                await kc.iopub_channel.get_msg(timeout=0.05)
+            except Empty:
+                continue   # the subscriber was not connected yet: ask again
+            kc._handle_kernel_info_reply(reply)
+            return
+        if not await kc._async_is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+    raise RuntimeError(f"the kernel did not become ready within {timeout:g} s")
+
+
+def _stream_note(text: str) -> Any:
+    from nbformat.v4 import new_output
+    return new_output("stream", name="stderr", text=text + "\n")
+
+
+def error_output(ename: str, evalue: str) -> Any:
+    from nbformat.v4 import new_output
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])

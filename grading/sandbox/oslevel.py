@@ -1,0 +1,172 @@
+"""Linux primitives of the OS-level sandbox, called in the forked kernel process.
+
+Python 3.11 has no ``os.unshare``/``mount``/``prctl``, so they are reached through libc with
+ctypes. Every function here either succeeds or raises ``OSError`` with the failing call named;
+the zygote decides at start-up which of them work on this machine (``probe``).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+import pwd
+import resource
+import socket
+import struct
+import subprocess
+from dataclasses import dataclass
+
+CLONE_NEWNS = 0x00020000    # mount namespace
+CLONE_NEWUTS = 0x04000000   # hostname
+CLONE_NEWIPC = 0x08000000   # System V IPC, POSIX message queues
+CLONE_NEWPID = 0x20000000   # process ids: the kernel becomes pid 1, its death kills the rest
+CLONE_NEWNET = 0x40000000   # network: only a loopback interface
+SANDBOX_NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+
+DEFAULT_USER = "labchain-sandbox"
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {source} on {target}")
+
+
+def prctl(option: int, arg: int) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl({option})")
+
+
+def set_process_name(name: str) -> None:
+    """The name ``ps -o comm``/``top`` show (15 bytes), e.g. to tell a zygote from its kernels."""
+    _libc.prctl(15, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)   # PR_SET_NAME
+
+
+def loopback_up() -> None:
+    """Bring ``lo`` up in a fresh network namespace (so 127.0.0.1 works inside it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, ifreq))[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))   # SIOCSIFFLAGS, IFF_UP
+
+
+DEFAULT_HIDDEN = ("/root", "/home")   # home directories: the instructor's files
+
+
+def private_mounts(scratch: str, hide_paths: tuple[str, ...], keep_paths: tuple[str, ...]) -> None:
+    """In a new mount namespace: fresh /proc; empty private /tmp, /var/tmp, /dev/shm; an empty
+    read-only tmpfs over each hidden path (home directories, the course directory).
+
+    Paths in ``keep_paths`` (the Python installation, site-packages) and ``scratch`` that lie
+    under a covered path are re-attached at the same place through file descriptors opened
+    before covering, so e.g. a Python installed under /root stays importable.
+    """
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    reattach = {}
+    for path in sorted({scratch, *keep_paths}, key=len):
+        try:
+            reattach[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
+        except OSError:
+            pass
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    for path in hide_paths:
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for path, fd in reattach.items():
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o700 if path == scratch else 0o755)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxUser:
+    name: str
+    uid: int
+    gid: int
+
+
+def sandbox_user(name: str = DEFAULT_USER, create: bool = True) -> SandboxUser | None:
+    """The unprivileged user kernels run as; created (system user, no home, no shell) when
+    running as root. ``None`` when not root: then kernels keep the grader's own user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        if not create:
+            return None
+        made = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                               "/nonexistent", "--shell", "/usr/sbin/nologin", "--user-group", name],
+                              capture_output=True, text=True)
+        try:   # another zygote may have created it at the same moment
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            raise OSError(f"cannot create the sandbox user {name}: {made.stderr.strip()}") from None
+    return SandboxUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def drop_privileges(user: SandboxUser) -> None:
+    os.setgroups([])
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+
+
+def count_user_processes(uid: int) -> int:
+    """Processes (with their threads) owned by ``uid``: what RLIMIT_NPROC counts."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def set_rlimits(*, address_space: int, cpu_seconds: int, nproc: int | None, fsize: int) -> None:
+    def lower(which: int, soft: int, hard: int | None = None) -> None:
+        cur_soft, cur_hard = resource.getrlimit(which)
+        hard = soft if hard is None else hard
+        if cur_hard != resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+        resource.setrlimit(which, (min(soft, hard), hard))
+
+    lower(resource.RLIMIT_AS, address_space)
+    lower(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 2)   # SIGXCPU, then SIGKILL
+    if nproc is not None:
+        lower(resource.RLIMIT_NPROC, nproc)
+    lower(resource.RLIMIT_FSIZE, fsize)
+    lower(resource.RLIMIT_CORE, 0)
+
+
+def probe_namespaces() -> bool:
+    """True when this process may create the sandbox namespaces (tried in a throw-away child)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unshare(SANDBOX_NAMESPACES)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
