@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# System packages and services for the test suite (idempotent; needs root).
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then echo "system-setup: not root, skipping system packages"; exit 0; fi
+
+# --- PostgreSQL for the gradebook tests (tests/grading): a throwaway trust-auth cluster on
+# 127.0.0.1:55432, the URL tests/grading/conftest.py uses by default.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+if ! "$PGBIN/pg_isready" -q -h 127.0.0.1 -p 55432; then
+  PGDATA=$(mktemp -d /tmp/labchain-pg.XXXXXX)
+  chown postgres "$PGDATA"
+  su postgres -s /bin/sh -c "$PGBIN/initdb -D $PGDATA -A trust -U postgres" >/dev/null
+  su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $PGDATA -l $PGDATA/server.log -w \
+    -o '-h 127.0.0.1 -p 55432 -k $PGDATA' start" >/dev/null
+fi
+
+# --- The unprivileged user sandboxed grading kernels run as (grading/sandbox; the zygote
+# also creates it on first use, this just makes it exist before tests run in parallel).
+id -u labchain-sandbox >/dev/null 2>&1 || useradd --system --no-create-home \
+  --home-dir /nonexistent --shell /usr/sbin/nologin --user-group labchain-sandbox
+
+# --- Docker engine and images for the container tests (tests/docker; see docs/docker.md).
+# docker.io's dockerd (started here if none answers), debootstrap for the base image; then the
+# images are built from this checkout (the base image is reused when cached; no Docker Hub).
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+  nohup dockerd >/var/log/labchain-dockerd.log 2>&1 &
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "system-setup: dockerd did not start:"; tail -n 20 /var/log/labchain-dockerd.log; exit 1; }
+fi
+make images
