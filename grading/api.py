@@ -1,0 +1,129 @@
+"""The Python API behind every ``labchain-grade`` command (one function per command).
+
+    from grading import api
+    course = api.init("course", labs_dir="labs")          # nbgrader course dir, SQLite gradebook
+    api.generate(course)                                  # student versions (nbgrader)
+    api.collect(course, "submissions.zip", roster="roster.csv")
+    summary = api.autograde(course, ["01-hashes-merkle"], workers=2)
+    print(summary.table())
+    api.feedback(course); api.export(course, "canvas"); api.report(course)
+
+Every function takes a :class:`grading.course.Course` (or a path to one) and raises a
+:class:`grading.errors.GradingError` subclass with a clear sentence when something is wrong.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from grading import checks as _checks
+from grading.autograde import ExecutorFactory, Summary
+from grading.autograde import autograde as _autograde
+from grading.collect import CollectResult
+from grading.collect import collect as _collect
+from grading.course import Course, init_course
+from grading.errors import CourseError
+from grading.export import export as _export
+from grading.feedback import generate_feedback
+from grading.gradebook import gradebook
+from grading.options import AutogradeOptions
+from grading.report import make_report
+
+CourseLike = Course | str | os.PathLike
+
+
+def _course(course: CourseLike) -> Course:
+    return course if isinstance(course, Course) else Course.open(course)
+
+
+def init(course_dir: str | os.PathLike, labs_dir: str | os.PathLike = "labs", *,
+         db_url: str | None = None, copy: bool = False, labs: list[str] | None = None) -> Course:
+    """Create an nbgrader course directory whose ``source/`` holds the labs; open its gradebook."""
+    course = init_course(course_dir, labs_dir, db_url=db_url, copy=copy, labs=labs)
+    try:
+        with gradebook(course.db_url) as gb:
+            if gb.engine.dialect.name == "sqlite":   # readers never block the one writer
+                with gb.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    except Exception as exc:  # noqa: BLE001 - bad URL, server down, driver missing
+        raise CourseError(f"cannot open the gradebook at {course.db_url}: {exc}", course.db_url) from exc
+    return course
+
+
+def generate(course: CourseLike, labs: list[str] | None = None) -> list[str]:
+    """Student versions of ``labs`` (all by default) in ``release/`` via nbgrader's API."""
+    from nbgrader.apps.api import NbGraderAPI
+
+    from grading.gradebook import _alembic_on_path
+
+    course = _course(course)
+    labs = labs or course.labs()
+    unknown = set(labs) - set(course.labs())
+    if unknown:
+        raise CourseError(f"no lab named {', '.join(sorted(unknown))} in {course.root / 'source'}", unknown)
+    _alembic_on_path()
+    nbapi = NbGraderAPI(coursedir=course.coursedir())
+    for lab in labs:
+        result = nbapi.generate_assignment(lab)
+        if not result["success"]:
+            raise CourseError(f"nbgrader could not generate {lab}:\n{result.get('log', '')}\n"
+                              f"{result.get('error', '')}", lab)
+    return labs
+
+
+def collect(course: CourseLike, path: str | os.PathLike, roster: str | os.PathLike | None = None) -> CollectResult:
+    """Import submissions from a folder tree or an LMS zip (see ``grading.collect``); the
+    roster's names and LMS ids also go to the gradebook, so formgrader shows them."""
+    course = _course(course)
+    result = _collect(course, path, roster)
+    if roster is not None:
+        fields = ("first_name", "last_name", "email", "lms_user_id")
+        with gradebook(course.db_url) as gb:
+            for sid, row in course.roster().items():
+                gb.update_or_create_student(sid, **{k: row[k] for k in fields if row.get(k)})
+    return result
+
+
+def autograde(course: CourseLike, labs: list[str] | None = None, *,
+              executor_factory: ExecutorFactory | None = None, progress: bool = False,
+              students: list[str] | None = None, **options) -> Summary:
+    """Grade every submission (see ``grading.autograde``); ``options`` as in AutogradeOptions."""
+    course = _course(course)
+    opts = AutogradeOptions.load(course.root, **options)
+    return _autograde(course, labs, options=opts, students=students,
+                      executor_factory=executor_factory, progress=progress)
+
+
+def run_checks(course: CourseLike, lab: str, endpoints: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Run the lab's live-chain checks for every student in the endpoints file; store grades.
+
+    Returns ``{student: {grade_id: (passed, sentence)}}``.
+    """
+    course = _course(course)
+    notebook, declared = _checks.load_checks(course.dir("source") / lab)
+    if not declared:
+        raise CourseError(f"lab {lab} declares no live-chain checks (no checks.yaml)", lab)
+    students = _checks.read_endpoints(endpoints or course.root / "chain" / f"{lab}.csv")
+    results: dict[str, dict] = {}
+    with gradebook(course.db_url) as gb:
+        for student, row in sorted(students.items()):
+            client = _checks.RpcClient(row["rpc"])
+            results[student] = {c.grade_id: c.run(client, row) for c in declared}
+            _checks.store_results(gb, lab, notebook, student, results[student])
+    return results
+
+
+def feedback(course: CourseLike, labs: list[str] | None = None, *, show_hidden: bool = False,
+             students: list[str] | None = None) -> dict[str, list[str]]:
+    """Per-student HTML feedback; hidden test details withheld unless ``show_hidden``."""
+    return generate_feedback(_course(course), labs, show_hidden=show_hidden, students=students)
+
+
+def export(course: CourseLike, fmt: str = "csv", out: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """Grade file for ``canvas``, ``moodle`` or ``csv`` plus a JSON report; returns both paths."""
+    return _export(_course(course), fmt, out)
+
+
+def report(course: CourseLike, out_dir: str | os.PathLike | None = None) -> list[Path]:
+    """PNG figures: score distribution per lab and per grade cell."""
+    return make_report(_course(course), out_dir)

@@ -1,0 +1,295 @@
+"""The autograde pipeline: an ordered list of small named steps around the sandbox.
+
+Mirrors ``nbgrader autograde`` (sanitize, execute, save grades) and reuses nbgrader's own
+preprocessors through its Python API. Where each step runs:
+
+- sanitize steps run in the trusted parent, on the submitted file;
+- ``execute`` hands the sanitized notebook to ``grading.sandbox`` (the only step that runs
+  student code, in isolation; it never sees the gradebook);
+- ``save_grades`` runs in the single gradebook writer (see ``grading.autograde``).
+
+Each step is ``step(nb, ctx) -> nb``; ``ctx`` (:class:`Context`) carries the submission's
+identity, the executor, the flags found so far (``tampered``, ``timeout``...) and its logger.
+``STEPS`` is the list ``run_steps`` walks; ``describe_steps()`` prints it for the docs.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import nbformat
+from nbformat import NotebookNode
+from nbgrader import utils as nbutils
+from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+from grading.errors import SubmissionError
+from grading.options import AutogradeOptions
+
+#: ExecResult statuses of grading.sandbox, and the flag each sets on a submission
+STATUS_FLAGS = {"timeout": "timeout", "crashed": "crashed", "error": "failed"}
+
+
+@dataclass
+class Context:
+    """One submission on its way through the pipeline."""
+
+    lab: str
+    student: str
+    notebook: str            # nbgrader notebook id (file stem)
+    db_url: str
+    release: NotebookNode    # the instructor's student version (trusted copy in COURSE/release)
+    options: AutogradeOptions
+    log: logging.Logger
+    executor: object = None  # a grading.sandbox executor
+    files: dict = field(default_factory=dict)   # data files the notebook may open (name -> bytes)
+    check_cells: frozenset = frozenset()        # grade cells scored by live-chain checks instead
+    flags: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    exec_status: str = ""
+    exec_message: str = ""
+    exec_seconds: float = 0.0
+
+    def flag(self, flag: str, why: str) -> None:
+        self.flags.add(flag)
+        self.problems.append(why)
+        self.log.warning("%s: %s", flag, why)
+
+    @property
+    def resources(self) -> dict:
+        return {"nbgrader": {"notebook": self.notebook, "assignment": self.lab,
+                             "student": self.student, "db_url": self.db_url}}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    description: str
+    run: Callable[[NotebookNode, Context], NotebookNode]
+    where: str = "parent"    # "parent", "sandbox" or "writer"
+
+
+def _nbgrader(cls, **traits) -> Callable[[NotebookNode, Context], NotebookNode]:
+    """Wrap one of nbgrader's preprocessors as a step (a fresh instance per submission)."""
+
+    def run(nb: NotebookNode, ctx: Context) -> NotebookNode:
+        pp = cls(**traits)
+        pp.log = ctx.log
+        nb, _ = pp.preprocess(nb, ctx.resources)
+        return nb
+
+    run.__name__ = cls.__name__
+    return run
+
+
+# --- tampering ---------------------------------------------------------------------------
+
+def _graded_ids(nb: NotebookNode) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if "grade_id" in c.metadata.get("nbgrader", {})]
+
+
+def detect_tampering(nb: NotebookNode, ctx: Context) -> NotebookNode:
+    """Flag deleted, duplicated and edited instructor cells (checksums as nbgrader computes them).
+
+    The reference is the release notebook in the course folder, not the checksum stored in
+    the submission's own metadata (which a student can edit).
+    """
+    reference = {c.metadata["nbgrader"]["grade_id"]: c for c in ctx.release.cells
+                 if "grade_id" in c.metadata.get("nbgrader", {})}
+    seen = Counter(_graded_ids(nb))
+    for grade_id, count in seen.items():
+        if count > 1 and grade_id in reference:
+            ctx.flag("tampered", f"cell {grade_id!r} appears {count} times")
+    for grade_id, ref in reference.items():
+        if grade_id not in seen:
+            ctx.flag("tampered", f"cell {grade_id!r} was deleted")
+    done = set()
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        ref = reference.get(grade_id)
+        if ref is None or grade_id in done or not nbutils.is_locked(ref):
+            continue
+        done.add(grade_id)
+        probe = nbformat.from_dict(dict(cell, metadata=dict(cell.metadata, nbgrader=ref.metadata.nbgrader)))
+        if cell.cell_type != ref.cell_type or nbutils.compute_checksum(probe) != nbutils.compute_checksum(ref):
+            ctx.flag("tampered", f"locked cell {grade_id!r} was edited")
+        elif (cell.metadata["nbgrader"].get("points") != ref.metadata.nbgrader.get("points")
+              or nbutils.is_locked(cell) != nbutils.is_locked(ref)):
+            ctx.flag("tampered", f"metadata of cell {grade_id!r} was edited")
+    return nb
+
+
+def restore_deleted_cells(nb: NotebookNode, ctx: Context) -> NotebookNode:
+    """Put back, from the release version, every nbgrader cell the student deleted.
+
+    A restored cell goes right after the nearest preceding nbgrader cell that is present,
+    so a test still runs after the solution it tests; its hidden tests are put back by
+    ``overwrite_cells`` like everyone else's. A restored solution cell is the unanswered stub.
+    """
+    if not ctx.options.restore_deleted_cells:
+        return nb
+    present = set(_graded_ids(nb))
+    order = [c for c in ctx.release.cells if "grade_id" in c.metadata.get("nbgrader", {})]
+    for i, ref in enumerate(order):
+        grade_id = ref.metadata.nbgrader["grade_id"]
+        if grade_id in present:
+            continue
+        position = 0
+        for prev in reversed(order[:i]):
+            idx = _index_of(nb, prev.metadata.nbgrader["grade_id"])
+            if idx is not None:
+                position = idx + 1
+                break
+        nb.cells.insert(position, nbformat.from_dict(ref))
+        present.add(grade_id)
+    return nb
+
+
+class _DeduplicateIds(DeduplicateIds):
+    """nbgrader's ``DeduplicateIds`` (the last cell of a grade id keeps it), dropping the
+    emptied ``nbgrader`` metadata of the others, which ``OverwriteCells`` chokes on."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        nb, resources = super().preprocess(nb, resources)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader") == {}:
+                del cell.metadata["nbgrader"]
+        return nb, resources
+
+
+def _index_of(nb: NotebookNode, grade_id: str) -> int | None:
+    for i, cell in enumerate(nb.cells):
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return i
+    return None
+
+
+# --- execution ---------------------------------------------------------------------------
+
+def execute(nb: NotebookNode, ctx: Context) -> NotebookNode:
+    """Run the sanitized notebook in the sandbox; a failed run keeps what did execute."""
+    result = ctx.executor.run(nb, resources={"files": ctx.files})
+    ctx.exec_status, ctx.exec_message = result.status, result.message or ""
+    ctx.exec_seconds = float(result.seconds or 0.0)
+    ctx.log.info("sandbox %s: %s in %.2f s %s", getattr(ctx.executor, "kind", "?"),
+                 result.status, ctx.exec_seconds, ctx.exec_message)
+    ran = any(c.get("execution_count") is not None for c in (result.notebook or nb).cells)
+    if result.status == "error" and not ran:
+        # the engine failed before any cell ran: not the student's doing, so nothing is
+        # recorded and the next run tries this submission again
+        raise SubmissionError(f"the sandbox could not run this submission: {ctx.exec_message}", ctx)
+    if result.status != "ok":
+        ctx.flag(STATUS_FLAGS.get(result.status, "failed"),
+                 f"execution {result.status}: {ctx.exec_message}".strip())
+    return result.notebook if result.notebook is not None else nb
+
+
+def fail_unexecuted_tests(nb: NotebookNode, ctx: Context) -> NotebookNode:
+    """A test cell that never ran (timeout, crash) earns nothing: give it an error output.
+
+    nbgrader awards full points to a test cell without an error output, so without this
+    step a notebook that hangs before its tests would pass them.
+    """
+    why = ctx.exec_message or ctx.exec_status or "not executed"
+    for cell in nb.cells:
+        if (cell.cell_type == "code" and nbutils.is_grade(cell) and not nbutils.is_solution(cell)
+                and cell.get("execution_count") is None
+                and not any(o.get("output_type") == "error" for o in cell.get("outputs", []))):
+            cell.outputs = [nbformat.v4.new_output(
+                "error", ename="NotExecuted", evalue=f"this test did not run ({why})",
+                traceback=[f"NotExecuted: this test did not run ({why})"])]
+    return nb
+
+
+# --- saving ------------------------------------------------------------------------------
+
+class _DeferredCommits:
+    """A gradebook stand-in whose ``db.commit()`` only flushes, so that all of one
+    submission's grades commit together with its completion record (see autograde.py)."""
+
+    class _Session:
+        def __init__(self, session):
+            self._session = session
+
+        def commit(self):
+            self._session.flush()
+
+        def __getattr__(self, name):
+            return getattr(self._session, name)
+
+    def __init__(self, gradebook):
+        self._gradebook = gradebook
+        self.db = self._Session(gradebook.db)
+
+    def __getattr__(self, name):
+        return getattr(self._gradebook, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class SaveGrades(SaveAutoGrades):
+    """nbgrader's ``SaveAutoGrades`` writing through an already open gradebook (no commit)."""
+
+    def save(self, nb: NotebookNode, ctx: Context, gradebook) -> None:
+        self.notebook_id, self.assignment_id, self.student_id = ctx.notebook, ctx.lab, ctx.student
+        self.gradebook = _DeferredCommits(gradebook)
+        self.log = ctx.log
+        for index, cell in enumerate(nb.cells):
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in ctx.check_cells:
+                continue       # scored by `labchain-grade checks` (grading.checks)
+            self.preprocess_cell(cell, ctx.resources, index)
+
+
+SANITIZE = [
+    Step("detect_tampering", "flag deleted, duplicated or edited instructor cells by nbgrader checksum",
+         detect_tampering),
+    Step("restore_deleted_cells", "put deleted test/solution cells back from the release version",
+         restore_deleted_cells),
+    Step("clear_output", "drop outputs the student saved (nbgrader ClearOutput)", _nbgrader(ClearOutput)),
+    Step("deduplicate_ids", "keep one of the cells sharing a grade id (nbgrader DeduplicateIds)",
+         _nbgrader(_DeduplicateIds)),
+    Step("overwrite_kernelspec", "use the instructor's kernel (nbgrader OverwriteKernelspec)",
+         _nbgrader(OverwriteKernelspec)),
+    Step("overwrite_cells", "restore locked cells, hidden tests and points from the gradebook "
+         "(nbgrader OverwriteCells)", _nbgrader(OverwriteCells, add_missing_cells=True)),
+    Step("check_cell_metadata", "validate nbgrader metadata (nbgrader CheckCellMetadata)",
+         _nbgrader(CheckCellMetadata)),
+]
+EXECUTE = [
+    Step("execute", "run the notebook in the sandbox (grading.sandbox)", execute, where="sandbox"),
+    Step("fail_unexecuted_tests", "a test cell that did not run gets an error, hence no points",
+         fail_unexecuted_tests),
+]
+
+
+def limit_output_step(options: AutogradeOptions) -> Step:
+    return Step("limit_output", "truncate long outputs and tracebacks (nbgrader LimitOutput)",
+                _nbgrader(LimitOutput, max_lines=options.max_output_lines,
+                          max_traceback=options.max_traceback_lines))
+
+
+def steps(options: AutogradeOptions) -> list[Step]:
+    """Every step up to (not including) saving grades, in order."""
+    return [*SANITIZE, *EXECUTE, limit_output_step(options)]
+
+
+def run_steps(nb: NotebookNode, ctx: Context, step_list: list[Step]) -> NotebookNode:
+    for step in step_list:
+        ctx.log.debug("step %s", step.name)
+        nb = step.run(nb, ctx)
+    return nb
+
+
+def describe_steps(options: AutogradeOptions | None = None) -> list[tuple[str, str, str]]:
+    """(name, where, description) of each step, including the final save."""
+    rows = [(s.name, s.where, s.description) for s in steps(options or AutogradeOptions())]
+    rows.append(("save_grades", "writer", "store scores in nbgrader's gradebook (nbgrader SaveAutoGrades), "
+                 "one transaction per submission"))
+    return rows
