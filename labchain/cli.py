@@ -65,6 +65,8 @@ def _forward_to_grading(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "grade":  # hand everything after "grade" to labchain-grade as is
+        return _forward_to_grading(argparse.Namespace(rest=argv[1:]))
     chosen = argv[0] if argv and (argv[0] in GROUPS or argv[0] == "grade") else None
     parser = build_parser(chosen)
     args = parser.parse_args(argv)

@@ -1,0 +1,42 @@
+"""The top-level ``labchain`` dispatcher: groups, help, forwarding to labchain-grade, exit codes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def labchain(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labchain.cli", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_group():
+    result = labchain("--help")
+    assert result.returncode == 0
+    for group in ("node", "testnet", "class", "images", "curriculum", "grade"):
+        assert group in result.stdout
+
+
+def test_no_command_prints_help_and_exits_2():
+    result = labchain()
+    assert result.returncode == 2
+    assert "usage: labchain" in result.stdout
+
+
+def test_grade_forwards_everything_including_help_to_labchain_grade():
+    result = labchain("grade", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: labchain-grade" in result.stdout
+
+
+def test_unknown_group_is_an_argparse_error():
+    result = labchain("mine-gold")
+    assert result.returncode == 2
+    assert "invalid choice: 'mine-gold'" in result.stderr
+
+
+def test_a_labchain_error_becomes_one_line_and_exit_1(tmp_path):
+    result = labchain("testnet", "status", "--dir", str(tmp_path / "none"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
