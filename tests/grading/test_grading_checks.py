@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import FIXTURES, TEST_LIMITS, scores
+from grading_kit import FIXTURES, TEST_LIMITS, scores
 
 from grading import api
 from grading.checks import load_checks

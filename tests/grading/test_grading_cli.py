@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LABS, write_submissions
+from grading_kit import LABS, write_submissions
 from grading_corpus import CORPUS
 
 from grading.course import Course

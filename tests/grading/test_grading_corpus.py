@@ -6,7 +6,7 @@ each corpus case is then checked on its own: total score, flags, gradebook integ
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_LIMITS, copy_course, sandbox_kinds, scores, write_submissions
+from grading_kit import TEST_LIMITS, copy_course, sandbox_kinds, scores, write_submissions
 from grading_corpus import CORPUS
 
 from grading import api

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import scores, write_submissions
+from grading_kit import scores, write_submissions
 from grading_corpus import OK_A, Case
 
 from grading.gradebook import done_rows, gradebook

@@ -5,7 +5,7 @@ import csv
 import json
 
 import pytest
-from conftest import TEST_LIMITS, copy_course, write_submissions
+from grading_kit import TEST_LIMITS, copy_course, write_submissions
 from grading_corpus import CORPUS
 
 from grading import api

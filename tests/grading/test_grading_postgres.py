@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LABS, TEST_LIMITS, scores, write_submissions
+from grading_kit import LABS, TEST_LIMITS, scores, write_submissions
 from grading_corpus import CORPUS
 
 from grading import api

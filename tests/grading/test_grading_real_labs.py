@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import scores
+from grading_kit import scores
 
 from grading import api
 

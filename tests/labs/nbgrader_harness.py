@@ -124,6 +124,11 @@ class LabCourse:
         config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
         config.Exchange.root = str(root / "exchange")
         config.Execute.timeout = cell_timeout
+        # Kernels talk over unix sockets, not TCP ports: a port picked free can be taken by a
+        # testnet node (port 0) before the kernel binds it ("Address already in use").
+        (root / "ipc").mkdir()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(root / "ipc" / "kernel")
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
     @property

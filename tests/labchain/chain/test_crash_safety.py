@@ -15,7 +15,7 @@ import traceback
 
 import pytest
 
-from conftest import ChainKit
+from chainkit import ChainKit
 from labchain.errors import ValidationError
 from labchain.tx import OutPoint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ChainKit
+from chainkit import ChainKit
 from labchain.block import genesis_block
 from labchain.chain import Coin
 from labchain.params import COIN

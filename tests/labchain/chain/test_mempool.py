@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import solve
+from chainkit import solve
 from labchain.block import Block
 from labchain.chain import Mempool
 from labchain.errors import (

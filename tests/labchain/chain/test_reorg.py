@@ -8,7 +8,7 @@ from labchain.errors import CoinbaseError, UnknownInputError, UnknownTransaction
 from labchain.params import COIN, get_params
 from labchain.tx import OutPoint, Transaction, TxIn, TxOut
 
-from conftest import ChainKit
+from chainkit import ChainKit
 
 
 def replayed_coins(kit, blocks):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ChainKit
+from chainkit import ChainKit
 from labchain.difficulty import bits_to_target, target_to_bits
 from labchain.errors import BadTargetError
 from labchain.params import get_params
