@@ -168,10 +168,14 @@ class Testnet:
             except (ValueError, OSError, KeyError):
                 pass
         owner = os.getpid() if owner_pid == "self" else owner_pid
+        # Stop the nodes when THIS process exits only if it is the owner; with another owner
+        # (`make lab` passes its shell's pid to `labchain testnet up`) the nodes outlive us
+        # and their --parent-pid watchdog ends them when that owner dies.
+        owned_here = owner == os.getpid()
         if backend == "local":
-            backend_options.setdefault("stop_at_exit", owner is not None)
+            backend_options.setdefault("stop_at_exit", owned_here)
         impl = backend_class(backend)(workdir, owner, **backend_options)
-        net = cls(impl, params, topology, edges, workdir, mining, owned=owner is not None)
+        net = cls(impl, params, topology, edges, workdir, mining, owned=owned_here)
         if net.owned:
             atexit.register(net._down_at_exit)
         try:

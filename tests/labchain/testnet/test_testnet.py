@@ -149,6 +149,25 @@ def test_nodes_exit_when_the_process_that_started_them_is_killed(tmp_path):
         owner.kill()
 
 
+def test_cli_up_with_an_owner_pid_keeps_nodes_until_that_owner_dies(tmp_path):
+    """What `make lab` does: the CLI exits at once, the nodes live as long as the owner."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    d = tmp_path / "owned-by-other"
+    try:
+        up = _cli("up", "--nodes", "2", "--dir", str(d), "--owner-pid", str(owner.pid), full=True)
+        assert up.returncode == 0, up.stderr
+        pids = [n["pid"] for n in json.loads((d / STATE_FILE).read_text())["nodes"]]
+        time.sleep(1.0)                                    # the CLI has exited: nodes stay up
+        assert all(process_alive(p) for p in pids)
+        assert _cli("status", "--dir", str(d)).returncode == 0
+        owner.kill()
+        owner.wait()
+        wait_until(lambda: not any(process_alive(p) for p in pids), what="nodes of a dead owner to exit")
+    finally:
+        owner.kill()
+        _cli("down", "--dir", str(d))
+
+
 def test_the_context_manager_stops_every_node(tmp_path):
     with Testnet.start(nodes=2, topology="full", dir=tmp_path / "ctx") as net:
         pids = [n.endpoint.pid for n in net.nodes]
