@@ -11,6 +11,7 @@ pipe to the zygote (``send``). None of these functions return: each process ends
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -176,11 +177,27 @@ def _start_ipykernel(connection_file: str) -> None:
         numpy.random.seed()   # a fresh process would seed from the OS, not share the zygote's
     except ImportError:
         pass
-    from ipykernel.kernelapp import IPKernelApp
+    from traitlets.config import Config
     if "matplotlib" in sys.modules:   # what a freshly started kernel would use (resolved lazily)
         sys.modules["matplotlib"].rcParams["backend"] = INLINE_BACKEND
-    sys.argv = ["ipykernel_launcher", "-f", connection_file, "--HistoryManager.hist_file=:memory:",
-                "--IPKernelApp.log_level=CRITICAL"]   # no console banner in kernel.log
-    app = IPKernelApp.instance()
-    app.initialize(sys.argv[1:])
+    sys.argv = ["ipykernel_launcher", "-f", connection_file]   # as student code would see it
+    # No history database (not even in memory: sqlite set-up per start); no banner in kernel.log
+    config = Config({"IPKernelApp": {"connection_file": connection_file, "log_level": "CRITICAL"},
+                     "HistoryManager": {"enabled": False}})
+    app = kernel_app_class().instance(config=config)
+    app.initialize([])
     app.start()
+
+
+@functools.cache
+def kernel_app_class() -> type:
+    """IPKernelApp configured with a ``Config`` object instead of a command line: the same
+    settings (they take precedence over config files exactly as command-line options do),
+    without building an argparse parser over every configurable class for each kernel."""
+    from ipykernel.kernelapp import IPKernelApp
+
+    class GradingKernelApp(IPKernelApp):  # type: ignore[misc]
+        def parse_command_line(self, argv: Any = None) -> None:
+            self.argv, self.extra_args = [], []
+
+    return GradingKernelApp

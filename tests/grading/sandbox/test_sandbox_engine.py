@@ -46,6 +46,17 @@ def test_cell_errors_are_outputs_of_an_ok_run(one):
     assert outputs(result) == ["AssertionError: wrong answer", "next cell runs\n"]
 
 
+def test_a_hidden_error_still_becomes_an_error_output(one):
+    """A custom exception handler can stop the kernel from publishing the traceback, but the
+    execute_reply still says "error": the cell must get an error output (nbgrader's rule)."""
+    result = one.run(notebook("get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
+                              "assert 1 == 2, 'hidden'", "print('next cell runs')"))
+    assert result.status == "ok"
+    errors = [out for out in result.notebook.cells[2].outputs if out.output_type == "error"]
+    assert [(e.ename, e.evalue) for e in errors] == [("AssertionError", "hidden")]
+    assert outputs(result)[-1] == "next cell runs\n"
+
+
 def test_matplotlib_figure_is_captured(one):
     result = one.run(notebook("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"))
     assert result.status == "ok"
