@@ -48,7 +48,7 @@ CONTEXT_DIR = DOCKER_DIR / "context"
 KINDS = ("node", "lab")
 
 #: dependencies only the lab image needs; the node image leaves them out to stay small
-LAB_ONLY = frozenset({"jupyterlab", "nbgrader", "ipywidgets", "matplotlib"})
+LAB_ONLY = frozenset({"jupyterlab", "nbgrader", "ipykernel", "ipywidgets", "matplotlib"})
 #: wheel platform tags the base image runs (debootstrap bookworm: glibc 2.36, x86-64); pip
 #: does not expand a manylinux tag to the older ones it implies, so we list them all
 GLIBC_MINOR = 36
