@@ -58,9 +58,11 @@ def _register(name: str, sub: argparse._SubParsersAction) -> bool:
 
 
 def _forward_to_grading(args: argparse.Namespace) -> int:
-    from grading.cli import main as grade_main
+    """Run ``labchain-grade`` with the same arguments, as its own process: ``grading`` sits
+    above ``labchain`` in the layers, so ``labchain`` never imports it."""
+    import subprocess
 
-    return grade_main(args.rest)
+    return subprocess.call([sys.executable, "-m", "grading.cli", *args.rest])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,6 +140,9 @@ class VarInt(Codec):
         return self._u64.check(value, field)
 
 
+_VARINT = VarInt()  # the length prefix of every VarBytes and ListOf
+
+
 def _hex_to_bytes(value: Any, field: str) -> bytes:
     if not isinstance(value, str):
         raise EncodingError(f"{field} must be a hex string, got {type(value).__name__}", value)
@@ -189,11 +192,11 @@ class VarBytes(Codec):
 
     def write(self, out: bytearray, value: bytes, field: str) -> None:
         self.check(value, field)
-        VarInt().write(out, len(value), field)
+        _VARINT.write(out, len(value), field)
         out += value
 
     def read(self, reader: Reader, field: str) -> bytes:
-        n = VarInt().read(reader, field)
+        n = _VARINT.read(reader, field)
         if n > self.max_len:
             raise EncodingError(f"{field} claims {n} bytes, more than {self.max_len}", n)
         return reader.take(n, field)
@@ -215,12 +218,12 @@ class ListOf(Codec):
     def write(self, out: bytearray, value: tuple, field: str) -> None:
         if not isinstance(value, (tuple, list)):
             raise EncodingError(f"{field} must be a sequence, got {type(value).__name__}", value)
-        VarInt().write(out, len(value), field)
+        _VARINT.write(out, len(value), field)
         for i, item in enumerate(value):
             self.item.write(out, item, f"{field}[{i}]")
 
     def read(self, reader: Reader, field: str) -> tuple:
-        n = VarInt().read(reader, field)
+        n = _VARINT.read(reader, field)
         if n > self.max_items:
             raise EncodingError(f"{field} claims {n} items, more than {self.max_items}", n)
         return tuple(self.item.read(reader, f"{field}[{i}]") for i in range(n))

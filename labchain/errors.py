@@ -121,6 +121,11 @@ class TimestampError(BlockValidationError):
     """The block's time is not after the median of the last 11 blocks, or too far in the future."""
 
 
+class FutureBlockError(TimestampError):
+    """The block's time is too far ahead of this node's clock: it may become valid later, so a
+    node must not remember it as invalid (Bitcoin Core: BLOCK_TIME_FUTURE)."""
+
+
 class BlockSizeError(BlockValidationError):
     """The block is larger, or holds more transactions, than the parameters allow."""
 

@@ -17,7 +17,7 @@ genesis block (as Ganache does), and those genesis outputs are spendable at once
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from labchain.difficulty import bits_to_target, target_to_bits
 from labchain.errors import UnknownNetworkError
@@ -49,7 +49,6 @@ class Params:
     account_seed: str          # seed phrase of the pre-funded accounts (Ganache: its mnemonic)
     funded_accounts: int       # how many accounts the genesis block funds (Ganache: 10)
     account_balance: int       # base units each
-    default_port_offset: int = field(default=0)  # reserved for backends that pick ports
 
     @property
     def target_timespan(self) -> int:

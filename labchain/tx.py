@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from labchain.crypto import Address, PrivateKey, hash256
+from labchain.crypto import ADDRESS_VERSION, Address, PrivateKey, hash256
 from labchain.encoding import Codec, FixedBytes, ListOf, Nested, Reader, Record, UInt, VarBytes
 from labchain.errors import (
     AddressError,
@@ -62,9 +62,15 @@ class AddressCodec(Codec):
 
     def read(self, reader: Reader, field: str) -> Address:
         try:
-            return Address.from_bytes(reader.take(21, field))
+            address = Address.from_bytes(reader.take(21, field))
         except AddressError as exc:
             raise EncodingError(f"{field}: {exc}", exc.obj) from None
+        if address.version != ADDRESS_VERSION:  # the same rule Address.from_string applies
+            raise EncodingError(
+                f"{field} has address version byte 0x{address.version:02x}, not LabChain's "
+                f"0x{ADDRESS_VERSION:02x}: it belongs to another network", address
+            )
+        return address
 
     def to_json(self, value: Address) -> str:
         return str(value)
@@ -122,6 +128,7 @@ class Transaction(Record):
     lock_height: int = 0
     _txid: bytes | None = field(default=None, init=False, repr=False, compare=False)
     _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _unsigned: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     ENCODING = (
         ("version", UInt(4)),
@@ -187,14 +194,16 @@ class Transaction(Record):
     # -- signing ----------------------------------------------------------------------------
     def signature_hash(self, index: int) -> bytes:
         """The message input ``index`` signs: the tx with empty signatures, plus the index."""
-        blank = Transaction(
-            self.version,
-            tuple(TxIn(i.prevout, b"", i.pubkey) for i in self.inputs),
-            self.outputs,
-            self.memo,
-            self.lock_height,
-        )
-        return hash256(blank.to_bytes() + index.to_bytes(4, "little"))
+        if self._unsigned is None:  # encoded once, not once per input (that was quadratic)
+            blank = Transaction(
+                self.version,
+                tuple(TxIn(i.prevout, b"", i.pubkey) for i in self.inputs),
+                self.outputs,
+                self.memo,
+                self.lock_height,
+            )
+            object.__setattr__(self, "_unsigned", blank.to_bytes())
+        return hash256(self._unsigned + index.to_bytes(4, "little"))
 
     def sign(self, keys: Sequence[PrivateKey]) -> Transaction:
         """A copy with input ``i`` signed by ``keys[i]`` (its public key filled in too)."""

@@ -35,7 +35,6 @@ from typing import Any, Collection, Iterable, Protocol, Sequence
 
 from labchain.crypto import Address, PrivateKey
 from labchain.errors import InsufficientFundsError, WalletError
-from labchain.params import Params
 from labchain.tx import OutPoint, Transaction, TxIn, TxOut, check_transaction_syntax
 
 
@@ -51,13 +50,6 @@ class Selection:
 
     coins: tuple[Any, ...]
     change: int
-
-
-def is_mature(coin: Any, spend_height: int, params: Params) -> bool:
-    """Can ``coin`` be spent in a block at ``spend_height``? (same rule as chain validation)"""
-    if not coin.is_coinbase or coin.height == 0:  # genesis outputs pre-fund test accounts
-        return True
-    return spend_height - coin.height >= params.coinbase_maturity
 
 
 def select_coins(coins: Iterable[Any], target: int) -> Selection:
@@ -128,7 +120,7 @@ class Wallet:
         params, height = getattr(source, "params", None), getattr(source, "height", None)
         if params is None or height is None:
             return coins
-        return [c for c in coins if is_mature(c, height + 1, params)]
+        return [c for c in coins if c.is_mature(height + 1, params)]
 
     def balance(self, source: UtxoSource, exclude: Collection[OutPoint] = ()) -> int:
         return sum(c.output.amount for c in self.spendable_coins(source, exclude))

@@ -405,7 +405,10 @@ class Chain:
     def get_transaction(self, txid: bytes | str) -> TxInfo:
         """A main-chain transaction, its block and its number of confirmations."""
         with self.lock:
-            raw = bytes.fromhex(txid) if isinstance(txid, str) else txid
+            try:
+                raw = bytes.fromhex(txid) if isinstance(txid, str) else bytes(txid)
+            except (ValueError, TypeError):
+                raise UnknownTransactionError(f"{txid!r} is not a transaction id (64 hex digits)", txid) from None
             location = self.store.tx_location(raw)
             if location is None:
                 raise UnknownTransactionError(f"no transaction {raw.hex()} in the main chain", txid)

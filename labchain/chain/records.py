@@ -26,6 +26,7 @@ from typing import Any
 
 from labchain.block import Block
 from labchain.encoding import Codec, EncodingError, ListOf, Nested, Reader, Record, UInt
+from labchain.params import Params
 from labchain.tx import OutPoint, Transaction, TxOut
 
 #: ChainUpdate.status values. "new_tip": the main chain changed; "side_branch": the block is
@@ -74,6 +75,14 @@ class Coin(Record):
     @property
     def amount(self) -> int:
         return self.output.amount
+
+    def is_mature(self, spend_height: int, params: Params) -> bool:
+        """May this coin be spent in a block at ``spend_height``? Coinbase outputs wait
+        ``coinbase_maturity`` blocks (Bitcoin: COINBASE_MATURITY); genesis outputs, which
+        pre-fund the test accounts, never wait."""
+        if not self.is_coinbase or self.height == 0:
+            return True
+        return spend_height - self.height >= params.coinbase_maturity
 
     @property
     def address(self):

@@ -6,7 +6,7 @@ block says about itself. This module checks it against the chain:
 Block header, against its parent (Bitcoin: ContextualCheckBlockHeader)
     * ``bits`` is the target the difficulty rules require (``BadTargetError``);
     * the timestamp is above the median time past of the parent and at most
-      ``max_future_block_time`` seconds ahead of this node's clock (``TimestampError``).
+      ``max_future_block_time`` seconds ahead of this node's clock (``FutureBlockError``, a ``TimestampError`` a node must not remember as invalid).
 Block body, against its height (Bitcoin: ContextualCheckBlock)
     * the coinbase's ``lock_height`` is the block's height (``CoinbaseError``);
     * no transaction's ``lock_height`` is above the block's height (``LockTimeError``).
@@ -46,6 +46,7 @@ from labchain.errors import (
     InsufficientInputsError,
     KeyMismatchError,
     LockTimeError,
+    FutureBlockError,
     TimestampError,
     UnknownInputError,
 )
@@ -74,7 +75,7 @@ def check_header_context(block: Block, height: int, expected_bits: int, parent_m
             f"{where} has timestamp {header.timestamp}, not after the median time of the "
             f"previous {params.median_time_span} blocks ({parent_mtp})", block)
     if header.timestamp > now + params.max_future_block_time:
-        raise TimestampError(
+        raise FutureBlockError(
             f"{where} has timestamp {header.timestamp}, more than "
             f"{params.max_future_block_time} s ahead of this node's clock ({int(now)})", block)
 
@@ -164,7 +165,7 @@ def spend_inputs(tx: Transaction, view: UtxoView, height: int, params: Params,
         coin = view.coin(txin.prevout)
         if coin is None:
             explain_missing_coin(tx, n, view)
-        if coin.is_coinbase and coin.height > 0 and height - coin.height < params.coinbase_maturity:
+        if not coin.is_mature(height, params):
             raise ImmatureCoinbaseError(
                 f"{_input(tx, n)}, a coinbase output of block {coin.height} that matures after "
                 f"{params.coinbase_maturity} blocks (at height {coin.height + params.coinbase_maturity})",

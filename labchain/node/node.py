@@ -337,8 +337,12 @@ class Node:
         try:
             update = self.chain.add_block(block)
         except errors.ValidationError as exc:
-            self._remember_rejected(h)
+            if not isinstance(exc, errors.FutureBlockError):  # that one may be valid later
+                self._remember_rejected(h)
             log.warning("rejected block %s from %s: %s", h.hex()[:16], peer, exc)
+            settled = getattr(exc, "update", None)  # a reorg that failed half-way moved the tip
+            if settled is not None and settled.tip_changed:
+                await self.after_update(settled, source=peer)
             peer.misbehaving(_score(BLOCK_SCORES, exc), f"invalid block: {exc}")
             return
         if update.status == "orphan":
@@ -397,7 +401,7 @@ class Node:
     # -- relay ------------------------------------------------------------------------------
     async def after_update(self, update, source: Peer | None = None) -> None:
         """Bring the mempool up to date after a chain change and tell peers about it."""
-        if update.disconnected or update.connected:
+        if update.tip_changed:
             self.mempool.update(update)
             self._abort_solve.set()  # any block being mined builds on an old tip
         if update.status == "new_tip" or update.connected:

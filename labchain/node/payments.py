@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from labchain.chain import Coin
 from labchain.crypto import Address, PrivateKey
 from labchain.tx import OutPoint, Transaction
-from labchain.wallet import Wallet
+from labchain.wallet import Wallet, spent_by
 
 if TYPE_CHECKING:
     from labchain.node.node import Node
@@ -29,7 +29,7 @@ class MempoolAwareCoins:
         self.params = node.chain.params
         self.height = node.chain.height
         self.pending = node.mempool.transactions()
-        self.spent = {txin.prevout for tx in self.pending for txin in tx.inputs}
+        self.spent = spent_by(self.pending)
 
     def utxos(self, address: Address) -> list[Coin]:
         coins = list(self.chain.utxos(address))

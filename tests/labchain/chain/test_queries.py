@@ -40,6 +40,8 @@ def test_transaction_lookup_counts_confirmations(kit, chain):
     assert chain.get_transaction(tx.txid.hex()).tx == tx
     with pytest.raises(UnknownTransactionError, match="no transaction 00"):
         chain.get_transaction(bytes(32))
+    with pytest.raises(UnknownTransactionError, match="is not a transaction id"):
+        chain.get_transaction("not-hex")
 
 
 def test_coins_and_balance_by_address(kit, chain):

@@ -21,6 +21,7 @@ from labchain.errors import (
     InvalidAncestorError,
     KeyMismatchError,
     LockTimeError,
+    FutureBlockError,
     TimestampError,
     UnknownInputError,
 )
@@ -140,7 +141,7 @@ def test_timestamp_not_after_median_time_past(kit, chain):
 
 def test_timestamp_too_far_in_the_future(kit, chain):
     too_late = int(kit.clock()) + chain.params.max_future_block_time + 1
-    message = rejected(chain, kit.block(chain, timestamp=too_late), TimestampError)
+    message = rejected(chain, kit.block(chain, timestamp=too_late), FutureBlockError)
     assert "ahead of this node's clock" in message
     kit.clock.advance(2)  # time passes: the same block becomes acceptable
     assert chain.add_block(kit.block(chain, timestamp=too_late)).status == "new_tip"

@@ -13,6 +13,8 @@ from labchain.node.messages import (
     BlockMsg,
     Envelope,
     GetBlocks,
+    GetData,
+    InvItem,
     Inv,
     Ping,
     Pong,
@@ -20,6 +22,7 @@ from labchain.node.messages import (
     TxMsg,
     Version,
 )
+from labchain.node.messages import INV_BLOCK
 from labchain.node.process import NodeProcess, NodeStartError
 from labchain.tx import Transaction, TxIn
 
@@ -193,3 +196,18 @@ def test_inventory_of_unknown_kind_scores_but_keeps_the_peer(node, raw_peer):
     peer.send(Ping(5))
     assert peer.expect(Pong).nonce == 5
     assert node.rpc.getpeerinfo()[0]["misbehaviour_score"] == 10
+
+
+def test_a_block_from_the_future_is_fetched_again_once_the_clock_catches_up(node, raw_peer, kit, chain):
+    """Too far ahead of the node's clock is not invalid for ever (Bitcoin: BLOCK_TIME_FUTURE)."""
+    node.rpc.setmocktime(int(kit.clock()))
+    ahead = int(kit.clock()) + chain.params.max_future_block_time + 60
+    block = kit.block(chain, timestamp=ahead)
+    peer = raw_peer(node)
+    peer.send(BlockMsg(block))
+    node.wait_for_log(r"rejected block .*ahead of this node's clock")
+    node.rpc.increasetime(120)
+    peer.send(Inv((InvItem(INV_BLOCK, block.hash),)))
+    assert peer.expect(GetData).items[0].hash == block.hash, "the node still refuses the block"
+    peer.send(BlockMsg(block))
+    wait_until(lambda: node.rpc.getblockcount() == 1, what="the once-future block to connect")
