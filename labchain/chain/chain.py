@@ -402,6 +402,11 @@ class Chain:
         with self.lock:
             return [e.hash for e in self.tree.main[start:stop]]
 
+    def has_transaction(self, txid: bytes) -> bool:
+        """Is ``txid`` in the main chain? (an index lookup: no block is read)"""
+        with self.lock:
+            return self.store.tx_location(txid) is not None
+
     def get_transaction(self, txid: bytes | str) -> TxInfo:
         """A main-chain transaction, its block and its number of confirmations."""
         with self.lock:

@@ -6,7 +6,7 @@ coin
     An unspent transaction output together with where it was created (block height, and
     whether by a coinbase, which matters for maturity). Bitcoin Core calls it ``Coin`` too.
 undo data
-    The coins a block spent, in the order it spent them (Bitcoin: ``CBlockUndo`` in the
+    The coins a block spent that existed before it, in spending order (Bitcoin: ``CBlockUndo`` in the
     ``rev*.dat`` files). Disconnecting a block deletes the coins it created and puts these
     back, so a reorganisation rolls the UTXO set back *exactly*.
 chain update
@@ -91,7 +91,7 @@ class Coin(Record):
 
 @dataclass(frozen=True, slots=True)
 class BlockUndo(Record):
-    """The coins one block spent, in spending order (Bitcoin: CBlockUndo)."""
+    """The coins one block spent that existed before it, in spending order (Bitcoin: CBlockUndo)."""
 
     spent: tuple[Coin, ...]
 

@@ -223,11 +223,9 @@ class Store:
     # -- connecting and disconnecting: one transaction each ----------------------------------
     def connect(self, block, height: int, created: Iterable[Coin], spent: BlockUndo) -> None:
         """Apply a validated block: its new coins, the coins it spent, indexes, undo, tip."""
-        in_block = {tx.txid for tx in block.transactions}
         with self.transaction() as db:
             db.executemany("DELETE FROM utxos WHERE txid = ? AND idx = ?",
-                           [(c.outpoint.txid, c.outpoint.index) for c in spent.spent
-                            if c.outpoint.txid not in in_block])
+                           [(c.outpoint.txid, c.outpoint.index) for c in spent.spent])
             db.executemany("INSERT INTO utxos VALUES (?, ?, ?, ?, ?, ?)", [_coin_row(c) for c in created])
             db.executemany("INSERT OR REPLACE INTO spent VALUES (?, ?, ?, ?)", [
                 (i.prevout.txid, i.prevout.index, tx.txid, height)
@@ -244,8 +242,7 @@ class Store:
         with self.transaction() as db:
             db.executemany("DELETE FROM utxos WHERE txid = ? AND idx = ?", [
                 (tx.txid, n) for tx in block.transactions for n in range(len(tx.outputs))])
-            db.executemany("INSERT INTO utxos VALUES (?, ?, ?, ?, ?, ?)",
-                           [_coin_row(c) for c in undo.spent if c.outpoint.txid not in in_block])
+            db.executemany("INSERT INTO utxos VALUES (?, ?, ?, ?, ?, ?)", [_coin_row(c) for c in undo.spent])
             db.executemany("DELETE FROM spent WHERE txid = ? AND idx = ?", [
                 (i.prevout.txid, i.prevout.index) for tx in block.transactions for i in tx.inputs])
             db.executemany("DELETE FROM txindex WHERE txid = ?", [(t,) for t in in_block])

@@ -43,7 +43,7 @@ class UtxoView:
     def __init__(self, base: CoinSource) -> None:
         self.base = base
         self.created: dict[OutPoint, Coin] = {}
-        self.spent: list[Coin] = []                  # in spending order: the undo data
+        self.spent: list[Coin] = []                  # undo data: coins from before this block
         self.spent_by: dict[OutPoint, bytes] = {}    # outpoint -> txid that spent it here
 
     def coin(self, outpoint: OutPoint) -> Coin | None:
@@ -55,7 +55,8 @@ class UtxoView:
     def spend(self, coin: Coin, spender: bytes) -> None:
         """Mark ``coin`` (just looked up with :meth:`coin`) as spent by tx ``spender``."""
         outpoint = coin.outpoint
-        self.spent.append(coin)
+        if outpoint not in self.created:  # a coin born in this block needs no undo: it just goes
+            self.spent.append(coin)
         self.spent_by[outpoint] = spender
 
     def add_outputs(self, tx: Transaction, height: int) -> None:

@@ -88,11 +88,8 @@ def build_methods(node: Node) -> dict[str, Method]:
             tx = Transaction.from_bytes(bytes.fromhex(hex_tx))
         except errors.EncodingError as exc:
             raise RpcError(Code.DESERIALIZATION_ERROR, f"the hex does not decode to a transaction: {exc}") from None
-        try:
-            chain.get_transaction(tx.txid)
+        if chain.has_transaction(tx.txid):
             raise RpcError(Code.VERIFY_ALREADY_IN_CHAIN, f"transaction {tx.txid.hex()} is already in the chain")
-        except errors.UnknownTransactionError:
-            pass
         txid = await node.submit_transaction(tx)
         return txid.hex()
 

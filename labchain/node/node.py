@@ -390,13 +390,7 @@ class Node:
             return False
 
     def _has_tx(self, txid: bytes) -> bool:
-        if txid in self.mempool or txid in self._rejected:
-            return True
-        try:
-            self.chain.get_transaction(txid)
-            return True
-        except errors.UnknownTransactionError:
-            return False
+        return txid in self.mempool or txid in self._rejected or self.chain.has_transaction(txid)
 
     # -- relay ------------------------------------------------------------------------------
     async def after_update(self, update, source: Peer | None = None) -> None:

@@ -38,6 +38,7 @@ def test_transaction_lookup_counts_confirmations(kit, chain):
     info = chain.get_transaction(tx.txid)
     assert (info.tx, info.block_hash, info.height, info.confirmations, info.position) == (tx, block.hash, 1, 5, 1)
     assert chain.get_transaction(tx.txid.hex()).tx == tx
+    assert chain.has_transaction(tx.txid) and not chain.has_transaction(bytes(32))
     with pytest.raises(UnknownTransactionError, match="no transaction 00"):
         chain.get_transaction(bytes(32))
     with pytest.raises(UnknownTransactionError, match="is not a transaction id"):

@@ -167,3 +167,26 @@ def test_invalid_orphan_is_dropped_when_its_parent_arrives(kit):
     assert chain.add_block(bad).status == "orphan"
     assert chain.add_block(b1).status == "new_tip"
     assert chain.tip_hash == b1.hash and chain.orphans == {}
+
+
+def test_a_block_spending_its_own_new_coin_rolls_back_exactly(kit, chain):
+    """A parent and its child in one block: the child's coin needs no undo record, and a reorg
+    that disconnects the block restores exactly the UTXO set from before it."""
+    from labchain.chain import Coin
+
+    before = chain.store.all_coins()
+    parent = kit.pay(chain, 0, to=kit.address(4), amount=10 * COIN, fee=200)
+    born = Coin(OutPoint(parent.txid, 0), parent.outputs[0], 1, False)
+    child = kit.pay([born], 4, to=kit.address(9), amount=COIN, fee=300)
+    [block] = kit.extend(chain, 1, txs=[parent, child])
+    assert chain.utxo(OutPoint(parent.txid, 0)) is None          # spent inside the block
+    undo = chain.store.undo(block.hash)
+    assert [c.outpoint.txid for c in undo.spent] == [parent.inputs[0].prevout.txid]
+    genesis = chain.genesis_hash
+    rival = [kit.block(chain, parent=genesis)]
+    rival.append(kit.block(chain, parent=rival[0]))
+    for b in rival:
+        chain.add_block(b)
+    assert chain.tip_hash == rival[-1].hash
+    assert chain.store.all_coins() == replayed_coins(kit, rival)
+    assert set(before) <= set(chain.store.all_coins())           # every old coin is back
