@@ -30,6 +30,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -192,13 +193,15 @@ class Testnet:
         makes ``up`` take about one node's start-up time instead of ``count`` of them.
         """
         done = 0
+        counting = threading.Lock()  # start_one runs in pool threads
 
         def start_one(index: int) -> NodeEndpoint:
             nonlocal done
             endpoint = self.backend.start_node(NodeSpec(index, self.params, [], self.mining), timeout)
-            done += 1
-            if progress:
-                progress(done, count)
+            with counting:
+                done += 1
+                if progress:
+                    progress(done, count)
             return endpoint
 
         with ThreadPoolExecutor(max_workers=min(count, 8)) as pool:
@@ -491,6 +494,8 @@ class Testnet:
     # -- stopping ------------------------------------------------------------------------------
     def down(self) -> None:
         """Stop every node (and whatever the backend holds)."""
+        if self.owned:
+            atexit.unregister(self._down_at_exit)  # nothing left to stop at exit; frees the handle
         self.backend.down()
         for n in self.nodes:
             n.rpc.close()

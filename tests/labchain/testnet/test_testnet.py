@@ -215,3 +215,13 @@ def test_cli_refuses_a_student_id_for_the_local_backend(tmp_path):
     result = _cli("up", "--nodes", "1", "--student", "s001", "--dir", str(tmp_path / "x"), full=True)
     assert result.returncode == 1
     assert "--student only applies to --backend docker" in result.stderr
+
+
+def test_down_drops_the_exit_handler_so_the_handle_can_be_freed(tmp_path):
+    import atexit
+
+    before = atexit._ncallbacks()
+    net = Testnet.start(nodes=1, dir=tmp_path / "one")
+    assert atexit._ncallbacks() == before + 1
+    net.down()
+    assert atexit._ncallbacks() == before
