@@ -218,10 +218,14 @@ def test_cli_refuses_a_student_id_for_the_local_backend(tmp_path):
 
 
 def test_down_drops_the_exit_handler_so_the_handle_can_be_freed(tmp_path):
-    import atexit
+    import gc
+    import weakref
 
-    before = atexit._ncallbacks()
     net = Testnet.start(nodes=1, dir=tmp_path / "one")
-    assert atexit._ncallbacks() == before + 1
-    net.down()
-    assert atexit._ncallbacks() == before
+    ref = weakref.ref(net)
+    del net
+    gc.collect()
+    assert ref() is not None, "a running testnet must stay reachable (its exit handler holds it)"
+    ref().down()
+    gc.collect()
+    assert ref() is None, "after down() nothing should keep the handle alive"
