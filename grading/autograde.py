@@ -2,12 +2,16 @@
 
 Threads, not processes, in the parent: the work that matters runs in the sandboxes.
 
-- ``workers`` threads share one ``grading.sandbox`` executor with ``workers`` warm sandboxes
-  (the course directory hidden from them) and take (lab, student) jobs: read, sanitize,
-  execute, post-process.
+- ``2 x workers`` threads share one ``grading.sandbox`` executor with ``workers`` warm
+  sandboxes (the course directory hidden from them) and take (lab, student) jobs: read,
+  sanitize, execute, post-process. Twice as many threads as sandboxes, so a sandbox never
+  waits while its thread sanitizes the next notebook or waits for the writer.
 - ONE writer thread owns the gradebook connection and saves each submission's grades, its
-  autograded notebook and its ``labchain_autograde`` row in one transaction. Sandboxed code
-  never writes the gradebook; no two threads ever write it at once.
+  autograded notebook and its ``labchain_autograde`` row atomically (submissions queued
+  together share one commit). Sandboxed code never writes the gradebook; no two threads
+  ever write it at once.
+- What the gradebook says about the instructor's notebooks is read once per run
+  (``grading.instructor``), not once per submission.
 - A submission with a ``labchain_autograde`` row is skipped on the next run (unless
   ``force``), so killing a run and starting it again grades each submission exactly once.
 - Each submission logs to ``COURSE/logs/<lab>/<student>.log``.
@@ -32,8 +36,12 @@ from grading.checks import load_checks
 from grading.course import Course
 from grading.errors import CourseError, SubmissionError
 from grading.gradebook import done_rows, gradebook, record_done
+from grading.instructor import InstructorNotebook
 from grading.options import AutogradeOptions
-from grading.pipeline import Context, SaveGrades, run_steps, steps
+from grading.pipeline import Context, DeferredCommits, SaveGrades, run_steps, steps
+
+#: grader threads per sandbox: sanitizing and saving a submission overlap another's execution
+PREPARE_AHEAD = 2
 
 #: (options, workers, hide_paths) -> an executor with ``run(nb, resources)``, ``kind``, ``close()``
 ExecutorFactory = Callable[[AutogradeOptions, int, list[str]], object]
@@ -106,13 +114,22 @@ def _close_logger(log: logging.Logger) -> None:
 
 
 class _Writer(threading.Thread):
-    """The only thread that writes the gradebook."""
+    """The only thread that writes the gradebook.
+
+    Each submission's grades, autograded notebook and completion row form one unit: its
+    nbgrader calls only flush (``DeferredCommits``) and the writer commits. Submissions that
+    queue up while a commit runs are committed together (at most ``MAX_BATCH``), which saves
+    a disk sync per submission and never delays one that is alone in the queue.
+    """
+
+    MAX_BATCH = 16
 
     def __init__(self, course: Course, run_id: str):
         super().__init__(name="gradebook-writer", daemon=True)
         self.course, self.run_id = course, run_id
         self.jobs: queue.Queue = queue.Queue()
         self.roster = course.roster()
+        self.stopping = False
 
     def submit(self, item) -> "queue.Queue":
         done: queue.Queue = queue.Queue(maxsize=1)
@@ -128,22 +145,68 @@ class _Writer(threading.Thread):
                 job[1].put(exc)
             return
         try:
-            while (job := self.jobs.get()) is not None:
-                (outcome, graded), done = job
-                try:
-                    self._save(gb, outcome, graded)
-                    done.put(None)
-                except Exception as exc:  # noqa: BLE001 - reported per submission, batch goes on
-                    gb.db.rollback()
-                    done.put(exc)
+            while batch := self._next_batch():
+                self._save_batch(gb, batch)
         finally:
             gb_context.__exit__(None, None, None)
+
+    def _next_batch(self) -> list:
+        """The next job and every job already queued behind it (up to ``MAX_BATCH``);
+        empty at the end of the run. Never waits for more jobs than are there."""
+        if self.stopping or (job := self.jobs.get()) is None:
+            return []
+        batch = [job]
+        while len(batch) < self.MAX_BATCH:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self.stopping = True
+                break
+            batch.append(job)
+        return batch
+
+    def _save_batch(self, gb, batch: list) -> None:
+        """Commit the submissions of ``batch`` in one transaction (group commit); if any of
+        them fails, roll back and save each in a transaction of its own, so one bad
+        submission costs only itself. A submission is reported saved only once committed.
+
+        While saving, ``gb.db`` is a session whose ``commit()`` only flushes, so nbgrader's
+        own commits (``update_or_create_student``, ``add_submission``, ``SaveAutoGrades``)
+        join the writer's transaction instead of syncing the disk three times per submission.
+        """
+        session = gb.db
+        gb.db = DeferredCommits.Session(session)
+        try:
+            if len(batch) > 1:
+                try:
+                    for (outcome, graded), _ in batch:
+                        self._save(gb, outcome, graded)
+                    session.commit()
+                except Exception:  # noqa: BLE001 - retried one by one below
+                    session.rollback()
+                else:
+                    for _, done in batch:
+                        done.put(None)
+                    return
+            for (outcome, graded), done in batch:
+                try:
+                    self._save(gb, outcome, graded)
+                    session.commit()
+                    done.put(None)
+                except Exception as exc:  # noqa: BLE001 - reported per submission, batch goes on
+                    session.rollback()
+                    done.put(exc)
+        finally:
+            gb.db = session
 
     def _student_fields(self, student: str) -> dict:
         row = self.roster.get(student, {})
         return {k: row[k] for k in ("first_name", "last_name", "email", "lms_user_id") if row.get(k)}
 
     def _save(self, gb, outcome: Outcome, graded: list[tuple[Context, nbformat.NotebookNode | None]]):
+        """Write one submission (``gb``'s commits only flush); the caller commits."""
         gb.update_or_create_student(outcome.student, **self._student_fields(outcome.student))
         gb.update_or_create_submission(outcome.lab, outcome.student)
         for ctx, nb in graded:
@@ -169,7 +232,6 @@ class _Writer(threading.Thread):
             "message": outcome.message[:2000], "run_id": self.run_id,
             "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         })
-        gb.db.commit()
 
 
 def _check_generated(course: Course, lab: str) -> None:
@@ -194,6 +256,7 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
         _check_generated(course, lab)
     with gradebook(course.db_url) as gb:
         done = done_rows(gb)
+        instructors = _instructor_notebooks(gb, course, labs)
     jobs, skipped = [], []
     for lab in labs:
         for student in course.submissions(lab):
@@ -226,7 +289,8 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
             for nb_id in course.notebooks(lab):
                 ctx = Context(lab=lab, student=student, notebook=nb_id, db_url=course.db_url,
                               release=releases[(lab, nb_id)], options=options, log=log, executor=executor,
-                              files=lab_files[lab], check_cells=check_cells[lab].get(nb_id, frozenset()))
+                              files=lab_files[lab], check_cells=check_cells[lab].get(nb_id, frozenset()),
+                              instructor=instructors.get((lab, nb_id)))
                 graded.append((ctx, _grade_notebook(course, ctx)))
                 outcome.flags |= ctx.flags
                 if graded[-1][1] is None:
@@ -234,7 +298,8 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
                     outcome.message = "; ".join(ctx.problems)
                 elif ctx.problems:
                     outcome.message = "; ".join(filter(None, [outcome.message, *ctx.problems]))
-            outcome.seconds = time.monotonic() - t0
+            # the submission's own time: queueing for a free sandbox is not counted
+            outcome.seconds = time.monotonic() - t0 - sum(ctx.exec_waited for ctx, _ in graded)
             error = writer.submit((outcome, graded)).get()
             if error is not None:
                 raise SubmissionError(f"could not save grades: {error}", error)
@@ -256,7 +321,10 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
     writer = _Writer(course, run_id)
     writer.start()
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as pool:
+        # twice as many grader threads as sandboxes: while one thread's notebook executes,
+        # another sanitizes the next one or waits for its save, so no sandbox idles on them
+        threads = min(len(jobs), PREPARE_AHEAD * workers)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grader") as pool:
             futures = [pool.submit(grade, job) for job in jobs]
             bar = tqdm(total=len(jobs), desc="autograde", unit="nb", disable=not progress)
             for fut in as_completed(futures):
@@ -276,6 +344,20 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
     summary.outcomes.sort(key=lambda o: (o.lab, o.student))
     summary.wall_seconds = time.monotonic() - start
     return summary
+
+
+def _instructor_notebooks(gb, course: Course, labs: list[str]) -> dict[tuple[str, str], InstructorNotebook]:
+    """The gradebook's record of every notebook, read once per run (see grading.instructor).
+    A notebook the gradebook lacks is left out: each of its submissions then fails with the
+    reason, as before."""
+    snapshots = {}
+    for lab in labs:
+        for nb_id in course.notebooks(lab):
+            try:
+                snapshots[(lab, nb_id)] = InstructorNotebook.load(gb, nb_id, lab)
+            except Exception:  # noqa: BLE001 - reported per submission by the pipeline
+                gb.db.rollback()
+    return snapshots
 
 
 def _lab_files(course: Course, lab: str) -> dict[str, bytes]:

@@ -14,7 +14,9 @@ identity, the executor, the flags found so far (``tampered``, ``timeout``...) an
 """
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -22,10 +24,12 @@ from typing import Callable
 import nbformat
 from nbformat import NotebookNode
 from nbgrader import utils as nbutils
+from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+                                    OverwriteCells, SaveAutoGrades)
 
 from grading.errors import SubmissionError
+from grading.instructor import InstructorNotebook
 from grading.options import AutogradeOptions
 
 #: ExecResult statuses of grading.sandbox, and the flag each sets on a submission
@@ -46,16 +50,25 @@ class Context:
     executor: object = None  # a grading.sandbox executor
     files: dict = field(default_factory=dict)   # data files the notebook may open (name -> bytes)
     check_cells: frozenset = frozenset()        # grade cells scored by live-chain checks instead
+    instructor: InstructorNotebook | None = None  # the gradebook's record of the notebook (cached)
     flags: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     exec_status: str = ""
     exec_message: str = ""
     exec_seconds: float = 0.0
+    exec_waited: float = 0.0   # time spent waiting for a free sandbox (not the submission's)
 
     def flag(self, flag: str, why: str) -> None:
         self.flags.add(flag)
         self.problems.append(why)
         self.log.warning("%s: %s", flag, why)
+
+    def instructor_notebook(self) -> InstructorNotebook:
+        """The gradebook's record of this notebook: the cached snapshot ``autograde`` read
+        once per lab, else read now."""
+        if self.instructor is None:
+            self.instructor = InstructorNotebook.from_url(self.db_url, self.notebook, self.lab)
+        return self.instructor
 
     @property
     def resources(self) -> dict:
@@ -167,13 +180,48 @@ def _index_of(nb: NotebookNode, grade_id: str) -> int | None:
     return None
 
 
+def overwrite_kernelspec(nb: NotebookNode, ctx: Context) -> NotebookNode:
+    """nbgrader's ``OverwriteKernelspec``, reading the kernelspec from the cached snapshot."""
+    kernelspec = ctx.instructor_notebook().kernelspec
+    if kernelspec is not None:
+        kernelspec = json.loads(kernelspec)
+    if kernelspec:
+        nb.metadata["kernelspec"] = kernelspec
+    return nb
+
+
+class _OverwriteCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` answered by the cached :class:`InstructorNotebook`
+    instead of a new ``Gradebook`` per submission (same queries, same results)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = resources["labchain_instructor"]
+        nb, resources = super(OverwriteCells, self).preprocess(nb, resources)
+        if self.add_missing_cells:
+            nb, resources = self.add_missing_grade_cells(nb, resources)
+            nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
+
+
+def overwrite_cells(nb: NotebookNode, ctx: Context) -> NotebookNode:
+    pp = _OverwriteCells(add_missing_cells=True)
+    pp.log = ctx.log
+    nb, _ = pp.preprocess(nb, {**ctx.resources, "labchain_instructor": ctx.instructor_notebook()})
+    return nb
+
+
 # --- execution ---------------------------------------------------------------------------
 
 def execute(nb: NotebookNode, ctx: Context) -> NotebookNode:
     """Run the sanitized notebook in the sandbox; a failed run keeps what did execute."""
+    start = time.monotonic()
     result = ctx.executor.run(nb, resources={"files": ctx.files})
     ctx.exec_status, ctx.exec_message = result.status, result.message or ""
     ctx.exec_seconds = float(result.seconds or 0.0)
+    ctx.exec_waited = max(0.0, time.monotonic() - start - ctx.exec_seconds)
     ctx.log.info("sandbox %s: %s in %.2f s %s", getattr(ctx.executor, "kind", "?"),
                  result.status, ctx.exec_seconds, ctx.exec_message)
     ran = any(c.get("execution_count") is not None for c in (result.notebook or nb).cells)
@@ -206,11 +254,12 @@ def fail_unexecuted_tests(nb: NotebookNode, ctx: Context) -> NotebookNode:
 
 # --- saving ------------------------------------------------------------------------------
 
-class _DeferredCommits:
+class DeferredCommits:
     """A gradebook stand-in whose ``db.commit()`` only flushes, so that all of one
-    submission's grades commit together with its completion record (see autograde.py)."""
+    submission's grades commit together with its completion record (see autograde.py).
+    ``DeferredCommits.Session(session)`` is such a session on its own."""
 
-    class _Session:
+    class Session:
         def __init__(self, session):
             self._session = session
 
@@ -222,7 +271,7 @@ class _DeferredCommits:
 
     def __init__(self, gradebook):
         self._gradebook = gradebook
-        self.db = self._Session(gradebook.db)
+        self.db = self.Session(gradebook.db)
 
     def __getattr__(self, name):
         return getattr(self._gradebook, name)
@@ -234,12 +283,34 @@ class _DeferredCommits:
         return False
 
 
+class _SubmittedNotebookRows(DeferredCommits):
+    """``DeferredCommits`` that answers ``find_grade`` / ``find_comment`` for ONE submitted
+    notebook from its grade and comment rows, loaded once, instead of a seven-table join
+    per cell (what nbgrader's ``Gradebook`` does); the same rows, the same ``MissingEntry``."""
+
+    def __init__(self, gradebook, ctx: "Context"):
+        super().__init__(gradebook)
+        submitted = gradebook.find_submission_notebook(ctx.notebook, ctx.lab, ctx.student)
+        self._grades = {g.cell.name: g for g in submitted.grades}
+        self._comments = {c.cell.name: c for c in submitted.comments}
+
+    def find_grade(self, grade_cell: str, notebook: str, assignment: str, student: str):
+        if grade_cell not in self._grades:
+            raise MissingEntry()
+        return self._grades[grade_cell]
+
+    def find_comment(self, solution_cell: str, notebook: str, assignment: str, student: str):
+        if solution_cell not in self._comments:
+            raise MissingEntry()
+        return self._comments[solution_cell]
+
+
 class SaveGrades(SaveAutoGrades):
     """nbgrader's ``SaveAutoGrades`` writing through an already open gradebook (no commit)."""
 
     def save(self, nb: NotebookNode, ctx: Context, gradebook) -> None:
         self.notebook_id, self.assignment_id, self.student_id = ctx.notebook, ctx.lab, ctx.student
-        self.gradebook = _DeferredCommits(gradebook)
+        self.gradebook = _SubmittedNotebookRows(gradebook, ctx)
         self.log = ctx.log
         for index, cell in enumerate(nb.cells):
             if cell.metadata.get("nbgrader", {}).get("grade_id") in ctx.check_cells:
@@ -256,9 +327,9 @@ SANITIZE = [
     Step("deduplicate_ids", "keep one of the cells sharing a grade id (nbgrader DeduplicateIds)",
          _nbgrader(_DeduplicateIds)),
     Step("overwrite_kernelspec", "use the instructor's kernel (nbgrader OverwriteKernelspec)",
-         _nbgrader(OverwriteKernelspec)),
+         overwrite_kernelspec),
     Step("overwrite_cells", "restore locked cells, hidden tests and points from the gradebook "
-         "(nbgrader OverwriteCells)", _nbgrader(OverwriteCells, add_missing_cells=True)),
+         "(nbgrader OverwriteCells)", overwrite_cells),
     Step("check_cell_metadata", "validate nbgrader metadata (nbgrader CheckCellMetadata)",
          _nbgrader(CheckCellMetadata)),
 ]
@@ -291,5 +362,5 @@ def describe_steps(options: AutogradeOptions | None = None) -> list[tuple[str, s
     """(name, where, description) of each step, including the final save."""
     rows = [(s.name, s.where, s.description) for s in steps(options or AutogradeOptions())]
     rows.append(("save_grades", "writer", "store scores in nbgrader's gradebook (nbgrader SaveAutoGrades), "
-                 "one transaction per submission"))
+                 "atomically per submission (queued submissions share a commit)"))
     return rows
