@@ -241,6 +241,8 @@ class Zygote:
             if child["cgroup"]:
                 child["cgroup"].remove()
             shutil.rmtree(child["scratch"], ignore_errors=True)
+        if self.child is None:
+            _reap_strays()
 
     def check_deadline(self) -> None:
         """Safety net: the driver enforces timeouts; this catches a driver that hangs."""
@@ -285,6 +287,22 @@ class Zygote:
         finally:
             self.finish({})
             self.cleanup()
+
+
+def _reap_strays() -> None:
+    """Reap exited children the zygote did not fork itself. ``kill`` ends a submission's
+    monitor together with its process group, so the submission's init is re-parented to the
+    zygote when the zygote is pid 1 of a container (on a host, the system's init reaps it).
+    Unreaped, each would stay a zombie and count against the container's pids limit: after
+    ~70 submissions no kernel could start. Called only between submissions, so the status
+    of a current submission's monitor is never taken."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _import_paths(modules: list[str]) -> tuple[str, ...]:

@@ -60,3 +60,17 @@ def test_container_detached_processes_are_reaped(boxed):
     after = boxed.run(notebook("import os\nprint(sum(1 for p in os.listdir('/proc') if p.isdigit()"
                                " and b'sleep' in open(f'/proc/{p}/cmdline', 'rb').read()))"))
     assert (after.status, text(after)) == ("ok", "0\n")
+
+
+def test_no_zombie_is_left_in_the_warm_container(boxed):
+    """The zygote is pid 1 of its container: orphaned submission processes are re-parented to
+    it, and unreaped zombies count against the container's pids limit (once, after about 70
+    submissions, no kernel could start any more)."""
+    import docker
+
+    for _ in range(4):
+        assert boxed.run(notebook("x = 1")).status == "ok"
+    client = docker.from_env()
+    [container] = client.containers.list(filters={"label": "org.labchain.sandbox=zygote"})
+    out = container.exec_run(["sh", "-c", "grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l"]).output
+    assert int(out.decode().strip()) <= 1, "zombies pile up in the warm container"
