@@ -166,11 +166,11 @@ def _become_kernel(sb: Sandbox, req: dict[str, Any], limits: Limits, nproc: int 
     os.environ.clear()
     os.environ.update(env)
     os.close(report)
-    _start_ipykernel(req["connection_file"])
+    _start_ipykernel(req["connection_file"], pending_output=min(limits.max_output_bytes, 2**20))
     os._exit(0)
 
 
-def _start_ipykernel(connection_file: str) -> None:
+def _start_ipykernel(connection_file: str, pending_output: int) -> None:
     """Become a real IPython kernel (what ``python -m ipykernel_launcher -f FILE`` does)."""
     try:
         import numpy
@@ -186,7 +186,33 @@ def _start_ipykernel(connection_file: str) -> None:
                      "HistoryManager": {"enabled": False}})
     app = kernel_app_class().instance(config=config)
     app.initialize([])
+    for stream in (sys.stdout, sys.stderr):
+        bound_pending_output(stream, pending_output)
     app.start()
+
+
+def bound_pending_output(stream: Any, limit: int) -> None:
+    """Make ``print`` wait for the kernel's IOPub thread once ``limit`` characters are waiting.
+
+    ipykernel's ``OutStream`` collects writes in memory and publishes them every 0.2 s; a
+    ``while True: print(...)`` loop fills that buffer faster than the memory limit allows, so
+    the kernel died of ``MemoryError`` (in the cell, or in its own I/O thread: a crash) before
+    the grader ever saw the output cap reached. Flushing synchronously past ``limit`` gives
+    back-pressure: memory stays bounded and the grader sees the flood, stops the kernel and
+    reports "printed more than N bytes of output" every time."""
+    write = stream.write
+    pending = 0
+
+    def bounded_write(text: str) -> int | None:
+        nonlocal pending
+        written = write(text)
+        pending += len(text) if isinstance(text, str) else 0
+        if pending > limit:
+            pending = 0
+            stream.flush()   # blocks until the I/O thread has published the buffer
+        return written
+
+    stream.write = bounded_write
 
 
 @functools.cache

@@ -3,6 +3,7 @@
 engine or no image is there, unless LABCHAIN_REQUIRE_DOCKER=1 (CI), where that fails."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 
@@ -74,3 +75,13 @@ def test_no_zombie_is_left_in_the_warm_container(boxed):
     [container] = client.containers.list(filters={"label": "org.labchain.sandbox=zygote"})
     out = container.exec_run(["sh", "-c", "grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l"]).output
     assert int(out.decode().strip()) <= 1, "zombies pile up in the warm container"
+
+
+def test_container_print_flood_ends_at_the_output_cap(boxed):
+    """The back-pressure on the kernel's stdout works inside the container too: the flood is
+    stopped by the output cap, not by the container's memory limit."""
+    limits = dataclasses.replace(LIMITS, max_output_bytes=50_000)
+    result = boxed.run(notebook("while True:\n    print('x' * 10_000)"), limits=limits)
+    assert (result.status, "bytes of output" in result.message) == ("error", True), result.message
+    after = boxed.run(notebook("print(6 * 7)"))
+    assert (after.status, text(after)) == ("ok", "42\n")
