@@ -52,7 +52,7 @@ def build_block() -> bytes:
             tx = Transaction(1, (TxIn(OutPoint(genesis_coinbase.txid, i)),),
                              (TxOut(COIN - 1_000, receiver),)).sign([account_key(PARAMS, i)])
             mempool.add(tx)
-        block = Miner(PARAMS).mine(chain, mempool, receiver, timestamp=PARAMS.genesis_timestamp + 1)
+        block = Miner(PARAMS).mine(mempool, receiver, timestamp=PARAMS.genesis_timestamp + 1)
         assert len(block.transactions) == N_TX + 1
         return block.to_bytes()
     finally:

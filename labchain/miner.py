@@ -193,14 +193,14 @@ class Miner:
             results.close()
             results.join_thread()
 
-    def mine(self, chain: Any, mempool: MempoolLike, address: Address | str, workers: int = 1,
+    def mine(self, mempool: MempoolLike, address: Address | str, workers: int = 1,
              timestamp: int | None = None, stop: threading.Event | None = None) -> Block | None:
-        """Build a block template on ``chain``'s tip paying ``address`` and solve it.
+        """Build a block template on the tip of ``mempool``'s chain paying ``address``; solve it.
 
-        ``chain`` is the chain ``mempool`` serves (the template takes its tip, target and time).
-        The caller adds the returned block to the chain (``chain.add_block``). ``timestamp``
-        defaults to the chain's clock; the template raises it past the median time past.
-        Returns None if ``stop`` is set before a solution is found.
+        The template takes that chain's tip, target and time. The caller adds the returned
+        block to the chain (``chain.add_block``). ``timestamp`` defaults to the chain's clock;
+        the template raises it past the median time past. Returns None if ``stop`` is set
+        before a solution is found.
         """
         template = mempool.block_template(address, timestamp)  # built on mempool's chain tip
         header = self.solve(template.header, workers=workers, stop=stop)

@@ -119,7 +119,7 @@ def test_mined_blocks_extend_a_real_chain():
     try:
         mempool, miner = Mempool(chain), Miner(REGTEST)
         for height in (1, 2, 3):
-            block = miner.mine(chain, mempool, MINER_KEY.address, timestamp=REGTEST.genesis_timestamp + height)
+            block = miner.mine(mempool, MINER_KEY.address, timestamp=REGTEST.genesis_timestamp + height)
             check_block_syntax(block, REGTEST)
             update = chain.add_block(block)
             assert update.status == "new_tip" and chain.height == height and chain.tip_hash == block.hash
@@ -140,7 +140,7 @@ def test_mined_block_includes_mempool_transactions_and_their_fees():
         payer = Wallet.from_keys([account_key(REGTEST, 0)])
         tx = payer.pay(chain, MINER_KEY.address, 10_000, fee=1_234)
         mempool.add(tx)
-        block = miner.mine(chain, mempool, MINER_KEY.address, workers=2,
+        block = miner.mine(mempool, MINER_KEY.address, workers=2,
                            timestamp=REGTEST.genesis_timestamp + 1)
         assert [t.txid for t in block.transactions[1:]] == [tx.txid]
         assert block.transactions[0].total_out == REGTEST.block_reward(1) + 1_234

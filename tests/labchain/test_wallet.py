@@ -31,7 +31,7 @@ def chain():
 def mine(chain, mempool, address, count=1):
     miner = Miner(REGTEST)
     for _ in range(count):
-        block = miner.mine(chain, mempool, address, timestamp=chain.tip_header.timestamp + 1)
+        block = miner.mine(mempool, address, timestamp=chain.tip_header.timestamp + 1)
         mempool.update(chain.add_block(block))
 
 
