@@ -165,9 +165,11 @@ def build_methods(node: Node) -> dict[str, Method]:
         return await node.revert(snapshot_id)
 
     def setmocktime(timestamp: int) -> int:
+        _check_clock(timestamp, "setmocktime")
         return node.clock.set(timestamp)
 
     def increasetime(seconds: int) -> int:
+        _check_clock(int(node.clock()) + seconds, "increasetime")
         return node.clock.increase(seconds)
 
     async def invalidateblock(block_hash: str) -> dict:
@@ -226,4 +228,13 @@ def build_methods(node: Node) -> dict[str, Method]:
     return table
 
 
+#: The last second a block header's 4-byte timestamp can hold (2106-02-07 06:28:15 UTC).
+LAST_HEADER_TIME = 2**32 - 1
 
+
+def _check_clock(t: int, method: str) -> None:
+    """A clock past what a block header can hold would make every ``generate`` fail."""
+    if t > LAST_HEADER_TIME:
+        raise RpcError(Code.INVALID_PARAMS, f"{method} would set the clock to {t}, after "
+                       f"{LAST_HEADER_TIME} (2106-02-07), the last time a block header's "
+                       f"4-byte timestamp can hold; no block could be mined")

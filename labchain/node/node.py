@@ -443,7 +443,7 @@ class Node:
         return hashes
 
     async def _mine_one(self, address: Address) -> Block | None:
-        timestamp = max(int(self.clock()), self.chain.median_time_past() + 1)
+        timestamp: int | None = None  # the template's: the clock, past the median time past
         miner = self.miner  # made here, on the loop's thread, not in the executor's
         while True:
             template = self.mempool.block_template(address, timestamp)

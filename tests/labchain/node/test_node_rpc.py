@@ -167,6 +167,17 @@ def test_mocktime_sets_the_timestamp_of_new_blocks(n):
     n.rpc.setmocktime(0)
 
 
+@pytest.mark.parametrize("method, value", [("setmocktime", 2**32), ("increasetime", 2**32)])
+def test_a_clock_no_block_header_can_hold_is_refused_and_the_clock_stays(n, method, value):
+    before = n.rpc.setmocktime(int(time.time()))
+    with pytest.raises(RpcError, match=r"2106-02-07.*no block could be mined") as refused:
+        n.rpc.call(method, value)
+    assert refused.value.code == -32602
+    assert n.rpc.increasetime(0) == before
+    assert len(n.rpc.generate(1)) == 1   # the node still mines
+    n.rpc.setmocktime(0)
+
+
 def test_invalidateblock_reorganises_and_returns_transactions_to_the_mempool(n):
     a = accounts(n)
     txid = n.rpc.sendtoaddress(a[8], a[0], 1_000)
