@@ -61,15 +61,25 @@ def lab_image(docker_client, node_image):
 
 
 @pytest.fixture(scope="session")
-def student_ids(docker_client):
-    """``student_ids(n)`` -> n fresh ids with this session's prefix; all removed at the end."""
-    counter = iter(range(1, 10_000))
+def _student_counter(docker_client):
+    """Student numbers unique over the session; whatever is left is removed at its end."""
+    yield iter(range(1, 10_000))
+    cleanup(docker_client)
+
+
+@pytest.fixture()
+def student_ids(docker_client, _student_counter):
+    """``student_ids(n)`` -> n fresh ids with this session's prefix; their containers, networks
+    and volumes are removed when the test ends (not at the end of the session: ~40 idle node
+    containers and their health checks would load every later test)."""
+    made: list[str] = []
 
     def make(n: int = 1) -> list[str]:
-        return [f"{PREFIX}-s{next(counter):03d}" for _ in range(n)]
+        made.extend(f"{PREFIX}-s{next(_student_counter):03d}" for _ in range(n))
+        return made[-n:]
 
     yield make
-    cleanup(docker_client)
+    cleanup(docker_client, made)
 
 
 @pytest.fixture()

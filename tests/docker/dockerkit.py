@@ -35,8 +35,10 @@ def leftovers(client, student: str) -> list[str]:
             + [v.name for v in client.volumes.list(filters=label)])
 
 
-def cleanup(client) -> None:
-    for sid in our_students(client):
+def cleanup(client, students: list[str] | None = None) -> None:
+    """Remove ``students`` (default: every student of this session) and, with the last
+    student anywhere, the shared labs bridge."""
+    for sid in our_students(client) if students is None else students:
         backend.down(sid, client=client, missing_ok=True)
     if not backend.students(client):          # the shared labs bridge goes with the last student
         for net in client.networks.list(names=[backend.LABS_NETWORK]):
