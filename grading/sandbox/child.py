@@ -52,31 +52,35 @@ def send(fd: int, record: dict[str, Any]) -> None:
 
 
 def monitor(sb: Sandbox, req: dict[str, Any], limits: Limits, cgroup: PidsCgroup | None,
-            report: int) -> None:
-    """Runs in the zygote's child, as root on the host side of the namespaces."""
+            report: int, zygote: int) -> None:
+    """Runs in the zygote's child (``zygote`` is the zygote's pid), as root on the host side
+    of the namespaces."""
     try:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
-        oslevel.prctl(oslevel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        oslevel.die_with_parent(parent=zygote)
         oslevel.set_process_name("sandbox-monitor")
         os.setsid()
         if cgroup:
             cgroup.join()
         if sb.namespaces:
             oslevel.unshare(oslevel.SANDBOX_NAMESPACES)
+        lifeline, keep = os.pipe()   # init sees end of file on `lifeline` once we are gone
         init = os.fork()
     except Exception as exc:
         send(report, {"error": f"could not set up the sandbox: {exc}"})
         os._exit(71)
     if init == 0:
-        _init(sb, req, limits, report)
+        os.close(keep)
+        _init(sb, req, limits, report, lifeline)
+    os.close(lifeline)
     send(report, {"init": init})
     _, status = os.waitpid(init, 0)
     send(report, {"status": status})   # used only if init died before reporting the kernel
     os._exit(0)
 
 
-def _init(sb: Sandbox, req: dict[str, Any], limits: Limits, report: int) -> None:
+def _init(sb: Sandbox, req: dict[str, Any], limits: Limits, report: int, lifeline: int) -> None:
     """The submission's init (pid 1 of its pid namespace): sets up mounts and network,
     drops root, forks the kernel, reaps orphans, and reports how the kernel ended.
 
@@ -85,7 +89,7 @@ def _init(sb: Sandbox, req: dict[str, Any], limits: Limits, report: int) -> None
     When init exits the namespace dies: every process left in it is killed."""
     step = "start"
     try:
-        oslevel.prctl(oslevel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        oslevel.die_with_parent(lifeline=lifeline)   # the monitor, outside our pid namespace
         oslevel.set_process_name("sandbox-init")
         scratch = req["scratch"]
         if sb.namespaces:
@@ -114,13 +118,14 @@ def _init(sb: Sandbox, req: dict[str, Any], limits: Limits, report: int) -> None
         if sb.user:
             oslevel.drop_privileges(sb.user)
         oslevel.prctl(oslevel.PR_SET_NO_NEW_PRIVS, 1)
+        init = os.getpid()   # 1 in a new pid namespace
         kernel = os.fork()
     except BaseException as exc:
         send(report, {"error": f"could not set up the sandbox ({step}): {exc!r}"})
         os._exit(71)
     if kernel == 0:
         try:
-            _become_kernel(sb, req, limits, nproc, report)
+            _become_kernel(sb, req, limits, nproc, report, init)
         except BaseException as exc:   # reported, then the kernel process ends
             try:
                 traceback.print_exc()   # into kernel.log
@@ -148,9 +153,9 @@ def _nproc(sb: Sandbox, req: dict[str, Any], limits: Limits) -> int | None:
 
 
 def _become_kernel(sb: Sandbox, req: dict[str, Any], limits: Limits, nproc: int | None,
-                   report: int) -> None:
+                   report: int, init: int) -> None:
     scratch = req["scratch"]
-    oslevel.prctl(oslevel.PR_SET_PDEATHSIG, signal.SIGKILL)
+    oslevel.die_with_parent(parent=init)
     oslevel.set_process_name("sandbox-kernel")
     oslevel.set_rlimits(address_space=sb.baseline_vm + KERNEL_VM + limits.memory_mb * 2**20,
                         cpu_seconds=int(limits.cpu_seconds), nproc=nproc,

@@ -143,11 +143,12 @@ class Zygote:
         if self.sandbox.cgroups:
             cgroup = PidsCgroup(f"{os.getpid()}-{self.count}", limits.max_processes)
         read_fd, write_fd = os.pipe()
+        me = os.getpid()
         pid = os.fork()
         if pid == 0:   # the monitor
             try:
                 os.close(read_fd)
-                monitor(self.sandbox, req, limits, cgroup, write_fd)
+                monitor(self.sandbox, req, limits, cgroup, write_fd, me)
             finally:
                 os._exit(70)
         os.close(write_fd)
@@ -284,6 +285,8 @@ class Zygote:
                     reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 conn.sendall((json.dumps(reply) + "\n").encode())
                 self.cleanup()
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the driver is gone (killed mid-request): end its submission, then exit
         finally:
             self.finish({})
             self.cleanup()
@@ -357,7 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preload", default=",".join(PRELOAD),
                         help="comma-separated modules to import before forking")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGPIPE stays ignored (Python's default): a reply to a driver that died mid-request is
+    # a BrokenPipeError, after which ``serve`` still kills the submission and cleans up.
+    # (With the default action the zygote died on the spot and left the submission running.)
     oslevel.set_process_name("sandbox-zygote")
     user = oslevel.sandbox_user(args.user) if args.user else None
     preloaded = preload(tuple(m for m in args.preload.split(",") if m))

@@ -37,6 +37,22 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _describe(pids: list[int]) -> str:
+    """``ps`` lines of ``pids`` (state, parent, age, command) for the failure message."""
+    if not pids:
+        return ""
+    lines = [subprocess.run(["ps", "-o", "pid,ppid,pgid,stat,etimes,comm,args", "-p",
+                             ",".join(map(str, pids))], capture_output=True, text=True).stdout]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                lines += [f"{pid} {line.strip()}" for line in fh if line.startswith(("NSpid", "SigCgt", "SigIgn", "SigPnd", "ShdPnd"))]
+            lines.append(f"{pid} wchan={open(f'/proc/{pid}/wchan').read()}")
+        except OSError:
+            pass
+    return "\n".join(lines)
+
+
 def _rows(course) -> dict:
     with gradebook(course.db_url) as gb:
         return done_rows(gb)
@@ -61,7 +77,7 @@ def test_killed_run_resumes_and_grades_each_submission_once(course):
     deadline = time.monotonic() + 15
     while _processes_mentioning(str(course.root)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_mentioning(str(course.root)) == []
+    assert _processes_mentioning(str(course.root)) == [], _describe(_processes_mentioning(str(course.root)))
     first = _rows(course)
     assert 3 <= len(first) < len(CASES)
     run1 = {r["run_id"] for r in first.values()}
