@@ -210,8 +210,8 @@ def bound_pending_output(stream: Any, limit: int) -> None:
 
     def bounded_write(text: str) -> int | None:
         nonlocal pending
-        written = write(text)
-        pending += len(text) if isinstance(text, str) else 0
+        written = write(text)   # raises for anything but a str, as ipykernel's does
+        pending += len(text)
         if pending > limit:
             pending = 0
             stream.flush()   # blocks until the I/O thread has published the buffer

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labchain import errors
+from labchain.block import BlockHeader
 from labchain.crypto import Address
 from labchain.node.payments import pay_from_account
 from labchain.node.rpc import Code, Method, Param, RpcError
@@ -229,7 +230,7 @@ def build_methods(node: Node) -> dict[str, Method]:
 
 
 #: The last second a block header's 4-byte timestamp can hold (2106-02-07 06:28:15 UTC).
-LAST_HEADER_TIME = 2**32 - 1
+LAST_HEADER_TIME: int = dict(BlockHeader.ENCODING)["timestamp"].max
 
 
 def _check_clock(t: int, method: str) -> None:
