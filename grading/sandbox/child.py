@@ -111,12 +111,14 @@ def _init(sb: Sandbox, req: dict[str, Any], limits: Limits, report: int, lifelin
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        os.closerange(3, report)
-        os.closerange(report + 1, 65536)
+        for low, high in _ranges_without(3, 65536, sorted((report, lifeline))):
+            os.closerange(low, high)
         nproc = _nproc(sb, req, limits)
         step = "dropping privileges"
         if sb.user:
             oslevel.drop_privileges(sb.user)
+            oslevel.die_with_parent(lifeline=lifeline)   # a uid change cleared it
+        os.close(lifeline)
         oslevel.prctl(oslevel.PR_SET_NO_NEW_PRIVS, 1)
         init = os.getpid()   # 1 in a new pid namespace
         kernel = os.fork()
@@ -140,6 +142,15 @@ def _init(sb: Sandbox, req: dict[str, Any], limits: Limits, report: int, lifelin
         if pid == kernel:
             send(report, {"status": status, "cpu": round(usage.ru_utime + usage.ru_stime, 3)})
             os._exit(0)
+
+
+def _ranges_without(low: int, high: int, keep: list[int]) -> list[tuple[int, int]]:
+    """``[low, high)`` as ``closerange`` arguments that leave the sorted fds ``keep`` open."""
+    ranges = []
+    for fd in keep:
+        ranges.append((low, fd))
+        low = fd + 1
+    return ranges + [(low, high)]
 
 
 def _nproc(sb: Sandbox, req: dict[str, Any], limits: Limits) -> int | None:

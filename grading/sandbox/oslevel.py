@@ -62,14 +62,15 @@ def die_with_parent(parent: int | None = None, lifeline: int | None = None) -> N
     grader, for ever). So look once more after the ``prctl``, and exit if the parent is
     already gone: ``parent`` is its pid as ``getppid`` shows it; ``lifeline`` is the read end
     of a pipe whose write end only the parent holds (for a child in a new pid namespace,
-    where ``getppid`` is 0 whoever the parent is)."""
+    where ``getppid`` is 0 whoever the parent is).
+
+    Linux clears the setting when the process changes its user or group ids: call this again
+    after ``drop_privileges``."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if parent is not None and os.getppid() != parent:
         os._exit(0)
-    if lifeline is not None:
-        if select.select([lifeline], [], [], 0)[0]:   # end of file: the parent has exited
-            os._exit(0)
-        os.close(lifeline)
+    if lifeline is not None and select.select([lifeline], [], [], 0)[0]:
+        os._exit(0)   # end of file: the parent has exited
 
 
 def set_process_name(name: str) -> None:

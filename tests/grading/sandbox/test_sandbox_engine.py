@@ -14,7 +14,7 @@ import uuid
 import pytest
 from sandbox_helpers import IS_ROOT, LIMITS, connect_source, notebook, outputs, text
 
-from grading.sandbox import STATUSES, Limits
+from grading.sandbox import STATUSES, Limits, make_executor
 from grading.sandbox.executor import Executor, OsLauncher
 
 pytestmark = pytest.mark.slow   # real kernels
@@ -298,3 +298,55 @@ def test_a_dead_zygote_is_replaced(one):
     again = one.run(notebook("print(2)"))
     assert (again.status, outputs(again), again.kernel_reused_zygote) == ("ok", ["2\n"], False)
     assert one.run(notebook("print(3)")).kernel_reused_zygote
+
+
+def _processes() -> dict[int, tuple[str, int, bytes]]:
+    """pid -> (comm, parent pid, command line) of every live (not zombie) process."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                comm, rest = fh.read()[:-1].split(" (", 1)[1].rsplit(") ", 1)
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except (OSError, ValueError):
+            continue
+        state, ppid = rest.split()[:2]
+        if state != "Z":
+            found[int(pid)] = (comm, int(ppid), cmdline)
+    return found
+
+
+@needs_root
+def test_a_zygote_killed_mid_submission_takes_the_submission_with_it():
+    """SIGKILL the zygote while a kernel runs: monitor, init and kernel must all go (init once
+    lost its parent-death signal when it dropped root, and lived on with an idle kernel)."""
+    import threading
+    import time
+
+    def zygotes() -> dict[int, bytes]:   # the test's own zygotes (`one` and `pool` too)
+        return {pid: cmd for pid, (comm, ppid, cmd) in _processes().items()
+                if comm == "sandbox-zygote" and ppid == os.getpid()}
+
+    before = zygotes()
+    with make_executor("os", workers=1, limits=LIMITS) as executor:
+        executor.warm_up()
+        [(zygote, cmdline)] = [(pid, cmd) for pid, cmd in zygotes().items() if pid not in before]
+        runner = threading.Thread(target=executor.run, args=(notebook("import time; time.sleep(60)"),))
+        runner.start()
+
+        def ours(name: str) -> list[int]:
+            return [pid for pid, (comm, _, cmd) in _processes().items() if comm == name and cmd == cmdline]
+
+        deadline = time.monotonic() + 30
+        while not ours("sandbox-kernel") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ours("sandbox-kernel"), "the submission's kernel never started"
+        os.kill(zygote, 9)
+        deadline = time.monotonic() + 20
+        while any(ours(n) for n in ("sandbox-monitor", "sandbox-init", "sandbox-kernel")) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = {n: ours(n) for n in ("sandbox-monitor", "sandbox-init", "sandbox-kernel")}
+        assert left == {"sandbox-monitor": [], "sandbox-init": [], "sandbox-kernel": []}
+        runner.join(60)
