@@ -15,8 +15,10 @@ import resource
 import select
 import signal
 import socket
+import stat
 import struct
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 CLONE_NEWNS = 0x00020000    # mount namespace
@@ -31,6 +33,40 @@ MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 
 DEFAULT_USER = "labchain-sandbox"
+
+
+def read_sandbox_file(directory: str, name: str, limit: int, owners: Iterable[int]) -> bytes | None:
+    """The last ``limit`` bytes of ``directory/name``, a file the sandbox may have written
+    (its scratch directory), or ``None`` when it is not a plain file we can trust.
+
+    The trusted side opens NOTHING the sandbox can write in any other way: a submission can
+    replace such a file with a symlink (to ``/etc/shadow``, ``/proc/self/environ``, a
+    ``.pgpass``: the driver, often root, would read it and copy it into feedback), a FIFO
+    (``open`` would block the worker for ever), a device or a hard link to a file it does
+    not own. So: no symlink is followed (``O_NOFOLLOW``, the directory too), ``O_NONBLOCK``
+    (a FIFO opens without waiting, and is then refused), and the open file must be a regular
+    file with a single link owned by one of ``owners`` (the sandbox user, the grader)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError:
+        return None
+    finally:
+        os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid not in set(owners):
+            return None
+        os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
+        return os.read(fd, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 

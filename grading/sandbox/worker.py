@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import copy
 import json
 import os
@@ -24,6 +25,7 @@ from grading.errors import GradingError
 from grading.sandbox.kernel import (SIGNAL_WORDS, SandboxClient, close_context, error_output,
                                     kernel_manager)
 from grading.sandbox.limits import ExecResult, Limits
+from grading.sandbox.oslevel import read_sandbox_file
 
 
 class SandboxError(GradingError):
@@ -41,6 +43,13 @@ class Launcher(Protocol):
     def inside(self, root: str, host_path: str) -> str: ...
 
 
+#: seconds one request to the zygote may take (spawn and kill wait for forks and exits)
+REQUEST_TIMEOUT = 120
+#: seconds past a submission's total time limit after which the driver gives up on it (the
+#: submission's own timers normally end it long before; this bounds a driver-side hang)
+RUN_GRACE = 60
+
+
 class Worker:
     def __init__(self, launcher: Launcher, limits: Limits, scratch_parent: str, workers: int,
                  env: dict[str, str] | None = None, start_timeout: float = 120) -> None:
@@ -55,6 +64,10 @@ class Worker:
         self.info: dict[str, Any] = {}
         self.handed_over: str | None = None   # scratch directory the zygote cleans up
         self.lock = threading.Lock()
+        self.generation = 0   # bumped when a hung run is abandoned (see ``run``)
+        self._start_loop()
+
+    def _start_loop(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                        name="labchain-sandbox-worker")
@@ -80,6 +93,7 @@ class Worker:
                     self.stop_zygote()
                     raise SandboxError(f"the {self.launcher.kind} sandbox's zygote did not start")
                 time.sleep(0.02)
+        conn.settimeout(REQUEST_TIMEOUT)   # every wait on the zygote has a deadline
         self.conn, self.buffer = conn, b""
         self.info = self.request("info")
         return False
@@ -99,19 +113,27 @@ class Worker:
         self.stop_zygote()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
-        self.loop.close()
+        if not self.thread.is_alive():   # a blocked loop thread is left to die with us
+            self.loop.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """One request/reply with the zygote (the connection is used by one submission)."""
         if self.conn is None:
             raise SandboxError("the zygote is not running")
-        self.conn.sendall((json.dumps({"op": op, **fields}) + "\n").encode())
-        while b"\n" not in self.buffer:
-            data = self.conn.recv(65536)
-            if not data:
-                raise SandboxError("the zygote closed its connection")
-            self.buffer += data
+        try:
+            self.conn.sendall((json.dumps({"op": op, **fields}) + "\n").encode())
+            while b"\n" not in self.buffer:
+                data = self.conn.recv(65536)
+                if not data:
+                    break
+                self.buffer += data
+        except TimeoutError:
+            self.conn.close()   # the reply may still come: this connection is out of step
+            self.conn = None
+            raise SandboxError(f"the zygote did not answer {op!r} within {REQUEST_TIMEOUT} s") from None
+        if b"\n" not in self.buffer:
+            raise SandboxError("the zygote closed its connection")
         line, self.buffer = self.buffer.split(b"\n", 1)
         reply = json.loads(line)
         if not reply.get("ok"):
@@ -144,16 +166,29 @@ class Worker:
             except SandboxError as exc:
                 return ExecResult(nb, "error", str(exc), time.monotonic() - started, False,
                                   self.launcher.kind)
-            future = asyncio.run_coroutine_threadsafe(self._run(nb, resources or {}), self.loop)
+            future = asyncio.run_coroutine_threadsafe(
+                self._run(nb, resources or {}, self.generation), self.loop)
+            deadline = self.active.timeout_total + RUN_GRACE
             try:
-                notebook, status, message = future.result()
+                notebook, status, message = future.result(timeout=deadline)
+            except concurrent.futures.TimeoutError:
+                # The run's own timers did not end it: the loop thread is blocked (it must
+                # never be, see oslevel.read_sandbox_file). Abandon that thread and its
+                # zygote (which kills the submission); the next run gets fresh ones.
+                future.cancel()
+                self.generation += 1
+                self.stop_zygote()
+                self._start_loop()
+                notebook, status, message = nb, "error", (
+                    f"sandbox failure: the grader got no result within {deadline:g} s; "
+                    f"the kernel was killed")
             except Exception as exc:   # a grader-side failure (disk full...): this one only
                 self.stop_zygote()
                 notebook, status, message = nb, "error", f"sandbox failure: {exc!r}"
             return ExecResult(notebook, status, message, time.monotonic() - started, warm,
                               self.launcher.kind)
 
-    async def _run(self, nb: nbformat.NotebookNode, resources: dict[str, Any]
+    async def _run(self, nb: nbformat.NotebookNode, resources: dict[str, Any], generation: int
                    ) -> tuple[nbformat.NotebookNode, str, str]:
         nb = copy.deepcopy(nb)
         try:
@@ -185,13 +220,14 @@ class Worker:
             status, message = "ok", ""
         except (Exception, asyncio.CancelledError) as exc:   # each failure becomes a status
             status, message = self._explain(exc, client, km, bool(expired))
-            if status in ("crashed", "error") and (last := _last_log_line(scratch)):
+            if status in ("crashed", "error") and (last := _last_log_line(scratch, self._owners())):
                 message += f" (kernel log: {last})"
         finally:
             timer.cancel()
             atexit.unregister(client._cleanup_kernel)   # nbclient leaves it after a failed start
             try:
-                self.request("finish")
+                if generation == self.generation:   # else `run` gave up on this one
+                    self.request("finish")
             except (SandboxError, OSError):
                 self.stop_zygote()   # a broken zygote is replaced before the next submission
             # Once the zygote has the scratch directory it removes it after replying, while
@@ -241,6 +277,12 @@ class Worker:
             return "crashed", f"the kernel {reason} during {where}"
         return "error", f"{type(exc).__name__}: {exc}"
 
+    def _owners(self) -> tuple[int, ...]:
+        """Who may own a file the kernel wrote: the sandbox user (as the zygote reports
+        it), else the grader itself."""
+        uid = self.info.get("uid")
+        return (os.getuid(),) if uid is None else (int(uid), os.getuid())
+
     def _poll_quietly(self) -> dict[str, Any] | None:
         try:
             return self.request("poll")
@@ -257,14 +299,12 @@ async def _cancel_leftover_tasks() -> None:
     await asyncio.gather(*leftovers, return_exceptions=True)
 
 
-def _last_log_line(scratch: str) -> str:
-    """The kernel's last stderr line (a fatal Python error, a startup failure), if any."""
-    try:
-        with open(os.path.join(scratch, "kernel.log"), "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))
-            lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines()]
-    except OSError:
-        return ""
+def _last_log_line(scratch: str, owners: tuple[int, ...]) -> str:
+    """The kernel's last stderr line (a fatal Python error, a startup failure), if any.
+    The kernel can replace its log (symlink, FIFO...): read only through
+    ``oslevel.read_sandbox_file``."""
+    data = read_sandbox_file(scratch, "kernel.log", 4096, owners)
+    lines = [ln.strip() for ln in (data or b"").decode(errors="replace").splitlines()]
     lines = [ln for ln in lines if ln]
     return lines[-1][:300] if lines else ""
 

@@ -123,7 +123,8 @@ class Zygote:
 
     def info(self) -> dict[str, Any]:
         sb = self.sandbox
-        return {"user": sb.user.name if sb.user else None, "namespaces": sb.namespaces,
+        return {"user": sb.user.name if sb.user else None,
+                "uid": sb.user.uid if sb.user else os.getuid(), "namespaces": sb.namespaces,
                 "cgroups": sb.cgroups, "hide_paths": list(sb.hide_paths),
                 "preloaded": self.preloaded, "baseline_vm": sb.baseline_vm, "pid": os.getpid(),
                 "python": sys.version.split()[0]}
