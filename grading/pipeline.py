@@ -14,8 +14,10 @@ identity, the executor, the flags found so far (``tampered``, ``timeout``...) an
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -129,10 +131,26 @@ def detect_tampering(nb: NotebookNode, ctx: Context) -> NotebookNode:
         probe = nbformat.from_dict(dict(cell, metadata=dict(cell.metadata, nbgrader=ref.metadata.nbgrader)))
         if cell.cell_type != ref.cell_type or nbutils.compute_checksum(probe) != nbutils.compute_checksum(ref):
             ctx.flag("tampered", f"locked cell {grade_id!r} was edited")
-        elif (cell.metadata["nbgrader"].get("points") != ref.metadata.nbgrader.get("points")
-              or nbutils.is_locked(cell) != nbutils.is_locked(ref)):
-            ctx.flag("tampered", f"metadata of cell {grade_id!r} was edited")
+    restore_cell_metadata(nb, ctx, reference)
     return nb
+
+
+def restore_cell_metadata(nb: NotebookNode, ctx: Context, reference: dict) -> None:
+    """Put back the release's nbgrader metadata of every instructor cell whose metadata the
+    student edited (an unknown key, other points, a fake score, ``locked`` removed), and flag it.
+
+    Without this, a key nbgrader's schema does not know fails validation of the whole
+    notebook: a correct submission scored nothing and was retried on every run.
+    Points and locks always come from the release, never from the submission.
+    """
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        ref = reference.get(grade_id)
+        if ref is None or dict(cell.metadata["nbgrader"]) == dict(ref.metadata.nbgrader):
+            continue
+        cell.metadata["nbgrader"] = copy.deepcopy(ref.metadata.nbgrader)
+        if f"locked cell {grade_id!r} was edited" not in ctx.problems:
+            ctx.flag("tampered", f"metadata of cell {grade_id!r} was edited")
 
 
 def restore_deleted_cells(nb: NotebookNode, ctx: Context) -> NotebookNode:
@@ -219,7 +237,8 @@ def execute(nb: NotebookNode, ctx: Context) -> NotebookNode:
     """Run the sanitized notebook in the sandbox; a failed run keeps what did execute."""
     start = time.monotonic()
     result = ctx.executor.run(nb, resources={"files": ctx.files})
-    ctx.exec_status, ctx.exec_message = result.status, result.message or ""
+    ctx.exec_status = result.status
+    ctx.exec_message = name_cells(result.message or "", result.notebook or nb)
     ctx.exec_seconds = float(result.seconds or 0.0)
     ctx.exec_waited = max(0.0, time.monotonic() - start - ctx.exec_seconds)
     ctx.log.info("sandbox %s: %s in %.2f s %s", getattr(ctx.executor, "kind", "?"),
@@ -235,20 +254,49 @@ def execute(nb: NotebookNode, ctx: Context) -> NotebookNode:
     return result.notebook if result.notebook is not None else nb
 
 
+def cell_name(nb: NotebookNode, index: int) -> str:
+    """How feedback and logs name a cell: its nbgrader id, else its nbformat id, else its index."""
+    if not 0 <= index < len(nb.cells):
+        return f"number {index}"
+    cell = nb.cells[index]
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    if grade_id:
+        return repr(grade_id)
+    return repr(cell["id"]) if cell.get("id") else f"number {index}"
+
+
+def name_cells(message: str, nb: NotebookNode) -> str:
+    """``cell 7`` in a sandbox message becomes ``cell 'test_fib'`` (its nbgrader id)."""
+    return re.sub(r"\bcell (\d+)\b", lambda m: f"cell {cell_name(nb, int(m[1]))}", message)
+
+
+#: error names the sandbox puts on the cell where execution stopped, and what happened there
+STOPPED = {"TimeoutError": "timed out", "DeadKernelError": "crashed the kernel"}
+
+
+def _why_not_run(nb: NotebookNode, ctx: Context) -> str:
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") in STOPPED:
+                return f"because cell {cell_name(nb, index)} {STOPPED[out['ename']]}"
+    return f"({ctx.exec_message or ctx.exec_status or 'not executed'})"
+
+
 def fail_unexecuted_tests(nb: NotebookNode, ctx: Context) -> NotebookNode:
-    """A test cell that never ran (timeout, crash) earns nothing: give it an error output.
+    """A test cell that never ran (timeout, crash) earns nothing: give it an error output
+    that says why, naming the cell where execution stopped by its nbgrader id.
 
     nbgrader awards full points to a test cell without an error output, so without this
     step a notebook that hangs before its tests would pass them.
     """
-    why = ctx.exec_message or ctx.exec_status or "not executed"
+    why = _why_not_run(nb, ctx)
     for cell in nb.cells:
         if (cell.cell_type == "code" and nbutils.is_grade(cell) and not nbutils.is_solution(cell)
                 and cell.get("execution_count") is None
                 and not any(o.get("output_type") == "error" for o in cell.get("outputs", []))):
             cell.outputs = [nbformat.v4.new_output(
-                "error", ename="NotExecuted", evalue=f"this test did not run ({why})",
-                traceback=[f"NotExecuted: this test did not run ({why})"])]
+                "error", ename="NotExecuted", evalue=f"this test did not run {why}",
+                traceback=[f"NotExecuted: this test did not run {why}"])]
     return nb
 
 
