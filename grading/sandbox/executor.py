@@ -26,13 +26,43 @@ _GRADING_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _REPO_ROOT = os.path.dirname(_GRADING_DIR)
 
 
+def _is_checkout(path: str) -> bool:
+    """A source tree (this repository), not an installed package: it holds the labs, the
+    tests and their fixtures, i.e. the instructor's hidden tests."""
+    return any(os.path.exists(os.path.join(path, name)) for name in (".git", "labs", "tests"))
+
+
+def hidden_paths(hide_paths: Iterable[str] = (), follow_depth: int = 3) -> tuple[str, ...]:
+    """Every directory the OS sandbox covers: the home directories, ``hide_paths`` (the
+    course directory), each by its own path and its real path, the real path of every
+    directory symlink found in them down to ``follow_depth`` levels (``source/<lab>`` may
+    point into a checkout's ``labs/``), and the checkout this package runs from (an
+    editable install: its labs, tests and fixtures). What kernels must import from under
+    them (the virtualenv, the labchain package) is re-attached read-only by the zygote."""
+    found = list(DEFAULT_HIDDEN)
+    for top in hide_paths:
+        top = os.path.abspath(top)
+        found += [top, os.path.realpath(top)]
+        for path, dirs, _files in os.walk(top):
+            if path[len(top):].count(os.sep) >= follow_depth:
+                dirs.clear()
+            for name in dirs:
+                link = os.path.join(path, name)
+                if os.path.islink(link):
+                    found.append(os.path.realpath(link))
+    if _is_checkout(_REPO_ROOT):
+        found += [_REPO_ROOT, os.path.realpath(_REPO_ROOT)]
+    return tuple(dict.fromkeys(p for p in found if p != "/"))
+
+
 class OsLauncher:
-    """The zygote as a host process; ``hide_paths`` are covered by an empty tmpfs inside."""
+    """The zygote as a host process; ``hidden_paths(hide_paths)`` are covered by an empty
+    tmpfs inside, and everything else but the scratch directory is read-only."""
 
     kind = "os"
 
     def __init__(self, hide_paths: Iterable[str] = (), namespaces: bool = True) -> None:
-        self.hide_paths = tuple(dict.fromkeys((*DEFAULT_HIDDEN, *hide_paths)))
+        self.hide_paths = hidden_paths(hide_paths)
         self.namespaces = namespaces
 
     def start(self, root: str) -> subprocess.Popen:

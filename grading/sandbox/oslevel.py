@@ -11,6 +11,7 @@ import ctypes.util
 import fcntl
 import os
 import pwd
+import re
 import resource
 import select
 import signal
@@ -123,15 +124,24 @@ def loopback_up() -> None:
 
 
 DEFAULT_HIDDEN = ("/root", "/home")   # home directories: the instructor's files
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")   # a fresh, empty, writable tmpfs each
+MS_RDONLY, MS_REMOUNT = 1, 32
+_MOUNT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
+                  "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}
 
 
 def private_mounts(scratch: str, hide_paths: tuple[str, ...], keep_paths: tuple[str, ...]) -> None:
     """In a new mount namespace: fresh /proc; empty private /tmp, /var/tmp, /dev/shm; an empty
-    read-only tmpfs over each hidden path (home directories, the course directory).
+    read-only tmpfs over each hidden path (home directories, the course directory, the
+    checkout); then every other mount read-only, so the submission can write only to its
+    scratch directory and the private tmpfs mounts, which die with the namespace (no file,
+    e.g. in a world-writable /run/lock or /dev/mqueue, survives into the next submission).
 
-    Paths in ``keep_paths`` (the Python installation, site-packages) and ``scratch`` that lie
-    under a covered path are re-attached at the same place through file descriptors opened
-    before covering, so e.g. a Python installed under /root stays importable.
+    Paths in ``keep_paths`` (the Python installation, site-packages, the preloaded packages)
+    and ``scratch`` that lie under a covered path are re-attached at the same place (read-only,
+    but for scratch) through file descriptors opened before covering, so e.g. a Python
+    installed under /root stays importable. Finally the working directory becomes ``/``:
+    a cwd left in the host's tree would stay reachable through ``/proc/1/cwd``.
     """
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -141,7 +151,7 @@ def private_mounts(scratch: str, hide_paths: tuple[str, ...], keep_paths: tuple[
             reattach[path] = os.open(path, os.O_PATH | os.O_DIRECTORY)
         except OSError:
             pass
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+    for path in PRIVATE_TMP:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
     for path in hide_paths:
@@ -152,6 +162,39 @@ def private_mounts(scratch: str, hide_paths: tuple[str, ...], keep_paths: tuple[
             os.makedirs(path, mode=0o700 if path == scratch else 0o755)
             mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
+    if os.path.realpath(scratch) not in {point for point, _ in _mount_points()}:   # its own mount, to stay writable
+        mount(scratch, scratch, None, MS_BIND)
+    writable = {os.path.realpath(scratch), *PRIVATE_TMP, "/proc"}
+    read_only(keep=writable)
+    os.chdir("/")
+
+
+def _mount_points() -> list[tuple[str, int]]:
+    """(mount point, flags to keep) of every mount of this mount namespace, in mount order."""
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            flags = 0
+            for option in fields[5].split(","):
+                flags |= _MOUNT_OPTIONS.get(option, 0)
+            points.append((point, flags))
+    return points
+
+
+def read_only(keep: set[str]) -> None:
+    """Remount every mount of this namespace read-only except those at ``keep`` and the
+    namespace's own /proc (whose writable files are the process's own). A mount that
+    cannot be remounted (gone, or covered) is left as it is; a failure on ``/`` is fatal."""
+    for point, flags in _mount_points():
+        if point in keep or point == "/proc" or point.startswith("/proc/"):
+            continue
+        try:
+            mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+        except OSError:
+            if point == "/":
+                raise
 
 
 @dataclass(frozen=True, slots=True)

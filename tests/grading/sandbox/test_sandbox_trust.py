@@ -8,15 +8,26 @@ Real zygotes and kernels (OS sandbox, and the container sandbox where a test say
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
 import threading
+import uuid
+from pathlib import Path
 
 import pytest
-from sandbox_helpers import LIMITS, notebook, outputs
+from sandbox_helpers import IS_ROOT, LIMITS, notebook, outputs, search_source
+
+from grading.sandbox import docker_available, make_executor
 
 pytestmark = pytest.mark.slow   # real kernels
 
 SECRET = "labchain-test-secret-7f3a9c"
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="namespaces need root")   # -> require("root")
+
+
+def unavailable(what, reason):
+    pytest.skip(reason)   # -> the shared require helper
 
 
 def _crash_after(source: str):
@@ -56,3 +67,71 @@ def test_a_fifo_kernel_log_does_not_hang_the_worker(one):
 def test_a_real_kernel_log_is_still_quoted(one):
     result = one.run(notebook("import os\nos.write(2, b'fatal: the last words\\n')\nos._exit(9)"))
     assert result.status == "crashed" and "(kernel log: fatal: the last words)" in result.message
+
+
+# -- the file system a submission sees -------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+#: hidden-test lines of the repository's own material (a fixture lab, a real lab)
+REPO_NEEDLES = ["r = count_words('The the THE cat')", "_rng = random.Random(12)"]
+SEARCH_LIMITS = dataclasses.replace(LIMITS, timeout_per_cell=240, timeout_total=300, cpu_seconds=240)
+
+
+@pytest.fixture(scope="module")
+def instructor():
+    """A course outside /tmp whose ``source/lab-y`` is a symlink to a world-readable labs
+    directory elsewhere (as ``labchain-grade init`` links a checkout's labs/), each with
+    hidden tests carrying a unique token."""
+    root = Path(f"/var/lib/labchain-test-{uuid.uuid4().hex[:12]}")
+    tokens = [f"hiddentoken{uuid.uuid4().hex}" for _ in range(2)]
+    course, labs = root / "course", root / "labs"
+    (course / "source" / "lab-x").mkdir(parents=True)
+    (labs / "lab-y").mkdir(parents=True)
+    for path, token in ((course / "source/lab-x/lab-x.ipynb", tokens[0]),
+                        (labs / "lab-y/lab-y.ipynb", tokens[1])):
+        path.write_text(f'{{"cells": [{{"source": "### BEGIN HIDDEN TESTS\\nassert {token}\\n"}}]}}')
+    (course / "source" / "lab-y").symlink_to(labs / "lab-y")
+    os.chmod(root, 0o755)
+    yield course, tokens
+    shutil.rmtree(root)
+
+
+def _search(executor, needles):
+    result = executor.run(notebook(search_source(needles)), limits=SEARCH_LIMITS)
+    assert result.status == "ok", result.message
+    report = json.loads(outputs(result)[-1])
+    assert report["files"] > 1000, report   # it did read the file system
+    return report
+
+
+@needs_root
+def test_os_sandbox_sees_no_hidden_tests_and_writes_only_its_own_dirs(instructor):
+    course, tokens = instructor
+    assert REPO_NEEDLES[0] in (REPO / "tests/grading/fixtures/labs/lab-a/lab-a.ipynb").read_text()
+    with make_executor("os", workers=1, limits=LIMITS, hide_paths=[str(course)]) as executor:
+        report = _search(executor, [*tokens, *REPO_NEEDLES])
+    assert report["hits"] == [] and report["writable"] == [], report
+
+
+@pytest.mark.docker
+def test_container_sandbox_sees_no_hidden_tests_and_writes_only_its_own_dirs(instructor):
+    reason = docker_available()
+    if reason is not None:
+        unavailable("docker", f"containers cannot be used: {reason}")
+    course, tokens = instructor
+    with make_executor("container", workers=1, limits=LIMITS) as executor:
+        report = _search(executor, [*tokens, *REPO_NEEDLES])
+    assert report["hits"] == [] and report["writable"] == [], report
+
+
+@needs_root
+def test_nothing_written_outside_scratch_survives_into_the_next_submission(one):
+    name = f"labchain-left-{uuid.uuid4().hex[:8]}"
+    writes = one.run(notebook(
+        "import os\nleft = []\n"
+        f"for d in ('/run/lock', '/var/lock', '/dev/mqueue', '/var/crash', '/var/cache'):\n"
+        f"    try:\n        open(os.path.join(d, {name!r}), 'w').write('x')\n        left.append(d)\n"
+        "    except OSError:\n        pass\nprint(left)"))
+    reads = one.run(notebook(
+        f"import glob\nprint(glob.glob('/*/{name}') + glob.glob('/*/*/{name}'))"))
+    assert outputs(writes) == ["[]\n"] and outputs(reads) == ["[]\n"], (outputs(writes), outputs(reads))
