@@ -39,6 +39,7 @@ log = logging.getLogger("labchain.rpc")
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024   # a raw transaction in hex fits many times over
 MAX_BATCH = 1000
+MAX_JSON_DEPTH = 32                   # arrays/objects inside each other; real calls need 3
 READ_TIMEOUT_SECONDS = 60.0
 
 
@@ -243,6 +244,12 @@ class RpcServer:
         except (ValueError, UnicodeDecodeError) as exc:
             return _dump(_error_response(None, RpcError(
                 Code.PARSE_ERROR, f"the request body is not valid JSON: {exc}")))
+        except RecursionError:  # deeper than the interpreter's stack: json gave up
+            request = _TOO_DEEP
+        if request is _TOO_DEEP or _too_deep(request):
+            return _dump(_error_response(None, RpcError(
+                Code.PARSE_ERROR, f"the request nests JSON arrays/objects more than "
+                f"{MAX_JSON_DEPTH} levels deep, the limit of this node")))
         if isinstance(request, list):
             if not request or len(request) > MAX_BATCH:
                 return _dump(_error_response(None, RpcError(
@@ -285,6 +292,25 @@ class RpcServer:
         if "id" not in request:
             return None  # a notification: no response
         return {"jsonrpc": "2.0", "id": req_id, "result": result}
+
+
+_TOO_DEEP = object()
+
+
+def _too_deep(value: Any) -> bool:
+    """Does ``value`` nest lists/dicts more than :data:`MAX_JSON_DEPTH` levels? (no recursion,
+    so a deep request cannot exhaust the stack of the code that handles it)"""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return True
+        inner = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+            inner += [c for c in children if isinstance(c, (list, dict))]
+        level = inner
+    return False
 
 
 def _code_for(exc: LabchainError) -> int:

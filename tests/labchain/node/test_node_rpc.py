@@ -276,3 +276,30 @@ def test_stop_over_rpc_ends_the_process_cleanly(start_node):
     assert node.rpc.stop() == "LabChain node stopping"
     assert node.proc.wait(15) == 0
     assert "stopping: stop called over RPC" in node.log_text()
+
+
+@pytest.mark.parametrize("body", [b"[" * 200_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+                                  json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getblock",
+                                              "params": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})
+                                  .encode()])
+def test_deeply_nested_json_gets_a_parse_error_naming_the_limit_and_the_node_keeps_serving(n, body):
+    # a nesting deeper than Python's stack used to raise RecursionError: connection dropped, no answer
+    status, reply = raw_post(n, body)
+    assert status == 200
+    assert reply["error"]["code"] == Code.PARSE_ERROR
+    assert "more than 32 levels deep" in reply["error"]["message"]
+    assert n.rpc.getblockcount() >= 0
+
+
+def test_a_request_body_over_the_size_limit_is_refused_with_the_limit(n):
+    host, port = n.rpc_url.split("//")[1].rstrip("/").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", "/")
+    conn.putheader("Content-Length", str(4 * 1024 * 1024 + 1))
+    conn.endheaders()
+    response = conn.getresponse()
+    reply = json.loads(response.read())
+    conn.close()
+    assert response.status == 413
+    assert "at most 4194304 bytes" in reply["error"]["message"]
+    assert n.rpc.getblockcount() >= 0
