@@ -9,13 +9,18 @@
     api.feedback(course); api.export(course, "canvas"); api.report(course)
 
 Every function takes a :class:`grading.course.Course` (or a path to one) and raises a
-:class:`grading.errors.GradingError` subclass with a clear sentence when something is wrong.
+:class:`grading.errors.GradingError` subclass with a clear sentence when something is wrong
+with the course or the command. Class-wide steps (generate, collect, autograde, feedback,
+export, report) process their items one at a time through ``grading.batch``: one item's
+failure is recorded in the step's summary (returned, and written as ``<step>-summary.json``
+next to the outputs), never raised.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from grading import batch
 from grading import checks as _checks
 from grading.autograde import ExecutorFactory, Summary
 from grading.autograde import autograde as _autograde
@@ -50,25 +55,52 @@ def init(course_dir: str | os.PathLike, labs_dir: str | os.PathLike = "labs", *,
     return course
 
 
-def generate(course: CourseLike, labs: list[str] | None = None) -> list[str]:
-    """Student versions of ``labs`` (all by default) in ``release/`` via nbgrader's API."""
+def _known_labs(course: Course, labs: list[str] | None) -> list[str]:
+    known = course.labs()
+    labs = labs or known
+    unknown = sorted(set(labs) - set(known))
+    if unknown:
+        raise CourseError(f"no lab named {', '.join(unknown)} in {course.root / 'source'} "
+                          f"(labs: {', '.join(known) or 'none'})", unknown)
+    return labs
+
+
+def _nbgrader_reason(result: dict) -> str:
+    """The line of nbgrader's log or error that says what went wrong."""
+    text = f"{result.get('error') or ''}\n{result.get('log') or ''}"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ("Error" in ln or "error" in ln) and not ln.startswith(("[", "Traceback", "File ")):
+            return ln
+    return lines[-1] if lines else "nbgrader gave no reason"
+
+
+def generate(course: CourseLike, labs: list[str] | None = None, *, force: bool = False) -> batch.BatchSummary:
+    """Student versions of ``labs`` (all by default) in ``release/`` via nbgrader's API, one
+    lab at a time (summary ``release/generate-summary.json``); a lab whose source did not
+    change since it was last generated is skipped."""
     from nbgrader.apps.api import NbGraderAPI
 
     from grading.gradebook import _alembic_on_path
 
     course = _course(course)
-    labs = labs or course.labs()
-    unknown = set(labs) - set(course.labs())
-    if unknown:
-        raise CourseError(f"no lab named {', '.join(sorted(unknown))} in {course.root / 'source'}", unknown)
+    labs = _known_labs(course, labs)
     _alembic_on_path()
     nbapi = NbGraderAPI(coursedir=course.coursedir())
-    for lab in labs:
+
+    def sources(lab):
+        root = course.dir("source") / lab
+        return sorted(p for p in root.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+
+    def one(lab):
         result = nbapi.generate_assignment(lab)
         if not result["success"]:
-            raise CourseError(f"nbgrader could not generate {lab}:\n{result.get('log', '')}\n"
-                              f"{result.get('error', '')}", lab)
-    return labs
+            raise CourseError(f"nbgrader could not generate {lab}: {_nbgrader_reason(result)}", lab)
+        return [course.release(lab, nb) for nb in course.notebooks(lab)]
+
+    return batch.run("generate", labs, one, force=force,
+                     fingerprint=lambda lab: batch.file_digest(*sources(lab)),
+                     summary_path=course.dir("release") / f"generate{batch.SUMMARY_SUFFIX}")
 
 
 def collect(course: CourseLike, path: str | os.PathLike, roster: str | os.PathLike | None = None) -> CollectResult:
@@ -100,6 +132,7 @@ def run_checks(course: CourseLike, lab: str, endpoints: str | os.PathLike | None
     Returns ``{student: {grade_id: (passed, sentence)}}``.
     """
     course = _course(course)
+    _known_labs(course, [lab])
     notebook, declared = _checks.load_checks(course.dir("source") / lab)
     if not declared:
         raise CourseError(f"lab {lab} declares no live-chain checks (no checks.yaml)", lab)
@@ -114,16 +147,22 @@ def run_checks(course: CourseLike, lab: str, endpoints: str | os.PathLike | None
 
 
 def feedback(course: CourseLike, labs: list[str] | None = None, *, show_hidden: bool = False,
-             students: list[str] | None = None) -> dict[str, list[str]]:
-    """Per-student HTML feedback; hidden test details withheld unless ``show_hidden``."""
-    return generate_feedback(_course(course), labs, show_hidden=show_hidden, students=students)
+             students: list[str] | None = None, force: bool = False) -> batch.BatchSummary:
+    """Per-student HTML feedback; hidden test details withheld unless ``show_hidden``.
+    Items ``<lab>/<student>``; unchanged ones are skipped unless ``force``."""
+    return generate_feedback(_course(course), labs, show_hidden=show_hidden, students=students,
+                             force=force)
 
 
-def export(course: CourseLike, fmt: str = "csv", out: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """Grade file for ``canvas``, ``moodle`` or ``csv`` plus a JSON report; returns both paths."""
+def export(course: CourseLike, fmt: str = "csv",
+           out: str | os.PathLike | None = None) -> tuple[Path, Path, batch.BatchSummary]:
+    """Grade file for ``canvas``, ``moodle`` or ``csv``, a JSON report and the batch summary
+    (one item per student)."""
     return _export(_course(course), fmt, out)
 
 
-def report(course: CourseLike, out_dir: str | os.PathLike | None = None) -> list[Path]:
-    """PNG figures: score distribution per lab and per grade cell."""
-    return make_report(_course(course), out_dir)
+def report(course: CourseLike, out_dir: str | os.PathLike | None = None, *,
+           force: bool = False) -> batch.BatchSummary:
+    """PNG figures per lab: score distribution and points per grade cell (one item per lab;
+    each done item's ``outputs`` are its figures)."""
+    return make_report(_course(course), out_dir, force=force)

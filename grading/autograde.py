@@ -15,6 +15,11 @@ Threads, not processes, in the parent: the work that matters runs in the sandbox
 - A submission with a ``labchain_autograde`` row is skipped on the next run (unless
   ``force``), so killing a run and starting it again grades each submission exactly once.
 - Each submission logs to ``COURSE/logs/<lab>/<student>.log``.
+- The grader threads are a ``grading.batch`` run (one item per ``lab/student``); the
+  summary is also written as ``COURSE/autograded/autograde-summary.json``. A submission
+  whose completion row exists but whose gradebook submission is missing is graded again.
+- The submission's timestamp is ``timestamp.txt`` beside it (written by ``collect``, as
+  nbgrader's exchange does), stored in the gradebook like ``nbgrader autograde`` does.
 """
 from __future__ import annotations
 
@@ -26,12 +31,12 @@ import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable
 
 import nbformat
 
+from grading import batch
 from grading.checks import load_checks
 from grading.course import Course
 from grading.errors import CourseError, SubmissionError
@@ -73,6 +78,16 @@ class Summary:
         return {"graded": c["graded"], "failed": c["failed"], "skipped": c["skipped"],
                 "timed out": flags["timeout"], "crashed": flags["crashed"],
                 "tampered": flags["tampered"]}
+
+    def as_batch(self) -> batch.BatchSummary:
+        """The summary as a ``grading.batch`` summary (graded -> done), for the JSON file."""
+        results = [batch.ItemResult(f"{o.lab}/{o.student}", "done" if o.status == "graded" else o.status,
+                                    o.message if o.status != "graded" else "",
+                                    detail={"score": o.score, "max_score": o.max_score,
+                                            "flags": sorted(o.flags), "seconds": round(o.seconds, 3),
+                                            "message": o.message})
+                   for o in self.outcomes]
+        return batch.BatchSummary("autograde", results, self.wall_seconds)
 
     def table(self) -> str:
         counts = self.counts()
@@ -208,7 +223,8 @@ class _Writer(threading.Thread):
     def _save(self, gb, outcome: Outcome, graded: list[tuple[Context, nbformat.NotebookNode | None]]):
         """Write one submission (``gb``'s commits only flush); the caller commits."""
         gb.update_or_create_student(outcome.student, **self._student_fields(outcome.student))
-        gb.update_or_create_submission(outcome.lab, outcome.student)
+        gb.update_or_create_submission(outcome.lab, outcome.student,
+                                       **_timestamp(self.course, outcome.lab, outcome.student))
         for ctx, nb in graded:
             if nb is None:       # unreadable or ungradable: every grade cell scores zero
                 for grade in gb.find_submission_notebook(ctx.notebook, ctx.lab, ctx.student).grades:
@@ -244,8 +260,6 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
               students: list[str] | None = None, executor_factory: ExecutorFactory | None = None,
               progress: bool = True) -> Summary:
     """Grade every submission of ``labs`` (all labs by default); returns the summary."""
-    from tqdm import tqdm
-
     options = options or AutogradeOptions()
     factory = executor_factory or default_executor_factory
     labs = labs or course.labs()
@@ -256,6 +270,7 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
         _check_generated(course, lab)
     with gradebook(course.db_url) as gb:
         done = done_rows(gb)
+        in_gradebook = _gradebook_submissions(gb)
         instructors = _instructor_notebooks(gb, course, labs)
     jobs, skipped = [], []
     for lab in labs:
@@ -263,7 +278,7 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
             if students and student not in students:
                 continue
             row = done.get((lab, student))
-            if row and row["status"] == "graded" and not options.force:
+            if row and row["status"] == "graded" and (lab, student) in in_gradebook and not options.force:
                 skipped.append(Outcome(lab, student, status="skipped", score=row["score"] or 0.0,
                                        max_score=row["max_score"] or 0.0,
                                        flags=set(filter(None, (row["flags"] or "").split(",")))))
@@ -313,9 +328,11 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
         return outcome
 
     summary = Summary(sandbox="none")
+    summary_path = course.dir("autograded") / f"autograde{batch.SUMMARY_SUFFIX}"
     if not jobs:
         summary.outcomes.extend(skipped)
         summary.sandbox = "none (nothing to grade)"
+        summary.as_batch().write(summary_path)
         return summary
     executor = factory(options, workers, [str(course.root)])
     writer = _Writer(course, run_id)
@@ -324,15 +341,13 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
         # twice as many grader threads as sandboxes: while one thread's notebook executes,
         # another sanitizes the next one or waits for its save, so no sandbox idles on them
         threads = min(len(jobs), PREPARE_AHEAD * workers)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grader") as pool:
-            futures = [pool.submit(grade, job) for job in jobs]
-            bar = tqdm(total=len(jobs), desc="autograde", unit="nb", disable=not progress)
-            for fut in as_completed(futures):
-                outcome = fut.result()
-                summary.outcomes.append(outcome)
-                bar.update(1)
-                bar.set_postfix_str(f"{outcome.student}: {outcome.status}")
-            bar.close()
+
+        def work(job):
+            outcome = grade(job)      # never raises: a failure is the outcome's status
+            summary.outcomes.append(outcome)
+
+        batch.run("autograde", jobs, work, name=lambda j: f"{j[0]}/{j[1]}", workers=threads,
+                  progress=progress)
     finally:
         writer.jobs.put(None)
         writer.join()
@@ -343,7 +358,30 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
     summary.outcomes.extend(skipped)
     summary.outcomes.sort(key=lambda o: (o.lab, o.student))
     summary.wall_seconds = time.monotonic() - start
+    summary.as_batch().write(summary_path)
     return summary
+
+
+def _gradebook_submissions(gb) -> set[tuple[str, str]]:
+    """(lab, student) of every submission the gradebook holds."""
+    from nbgrader.api import Assignment, Student, SubmittedAssignment
+
+    rows = (gb.db.query(Assignment.name, Student.id).select_from(SubmittedAssignment)
+            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+            .join(Student, SubmittedAssignment.student_id == Student.id).all())
+    gb.db.rollback()
+    return {(lab, student) for lab, student in rows}
+
+
+def _timestamp(course: Course, lab: str, student: str) -> dict:
+    """``{"timestamp": datetime}`` from the submission's nbgrader ``timestamp.txt``, if any."""
+    from nbgrader.utils import parse_utc
+
+    path = course.dir("submitted") / student / lab / "timestamp.txt"
+    try:
+        return {"timestamp": parse_utc(path.read_text().strip())}
+    except (OSError, ValueError):
+        return {}
 
 
 def _instructor_notebooks(gb, course: Course, labs: list[str]) -> dict[tuple[str, str], InstructorNotebook]:

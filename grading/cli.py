@@ -1,18 +1,26 @@
 """``labchain-grade``: the instructor's grading commands, a thin layer over ``grading.api``.
 
-Exit codes: 0 success; 1 some submissions failed to grade (the rest are recorded);
-2 usage or course error (message on stderr).
+Exit codes (also in ``--help`` and docs/grading.md): 0 every item done or skipped; 1 some
+items failed (each reported with its reason; the rest are recorded, and a re-run retries the
+failed ones); 2 usage or course error (one sentence on stderr); 3 an unexpected error in
+labchain-grade itself (one sentence; ``LABCHAIN_DEBUG=1`` shows the traceback); 130
+interrupted. nbgrader's and SQLAlchemy's warnings go to no terminal.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 
 from grading.errors import GradingError
 from grading.options import AutogradeOptions
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3
+EXIT_CODES = ("exit codes: 0 every item done or skipped; 1 some items failed (each is "
+              "listed with its reason, the others are recorded; re-run to retry them); 2 usage "
+              "or course error; 3 unexpected error in labchain-grade; 130 interrupted")
 
 
 def _course_arg(p: argparse.ArgumentParser) -> None:
@@ -24,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labchain-grade",
         description="Fast, sandboxed autograding of LabChain labs with nbgrader.",
-        epilog="See docs/grading.md. Exit codes: 0 ok, 1 some submissions failed, 2 error.")
+        epilog=f"See docs/grading.md. Each class-wide step writes <step>-summary.json next to "
+               f"its outputs. {EXIT_CODES}.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("init", help="create an nbgrader course directory from labs/")
@@ -39,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="make student versions with nbgrader")
     _course_arg(p)
     p.add_argument("labs", nargs="*", metavar="LAB", help="labs to generate (default: all)")
+    p.add_argument("--force", action="store_true", help="regenerate labs whose source did not change")
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("collect", help="import submissions from a folder tree or an LMS zip")
@@ -73,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _course_arg(p)
     p.add_argument("labs", nargs="*", metavar="LAB")
     p.add_argument("--show-hidden", action="store_true", help="include hidden tests and their errors")
+    p.add_argument("--force", action="store_true", help="re-render pages that did not change")
     p.set_defaults(func=_feedback)
 
     p = sub.add_parser("export", help="grade file for an LMS plus a JSON report")
@@ -84,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="PNG figures: score distribution per lab and per test cell")
     _course_arg(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: COURSE/reports)")
+    p.add_argument("--force", action="store_true", help="redraw figures whose scores did not change")
     p.set_defaults(func=_report)
     return parser
 
@@ -95,21 +107,29 @@ def _init(a) -> int:
     return EXIT_OK
 
 
+def _summary(summary) -> int:
+    """Print a step's summary table; its exit code."""
+    print(summary.table())
+    return summary.exit_code
+
+
 def _generate(a) -> int:
     from grading import api
-    for lab in api.generate(a.course, a.labs or None):
-        print(f"generated {lab}")
-    return EXIT_OK
+    summary = api.generate(a.course, a.labs or None, force=a.force)
+    for r in summary.results:
+        if r.status == "done":
+            print(f"generated {r.item}")
+    return _summary(summary)
 
 
 def _collect(a) -> int:
     from grading import api
     result = api.collect(a.course, a.path, roster=a.roster)
-    for origin, why in result.skipped:
-        print(f"skipped {origin}: {why}", file=sys.stderr)
+    unchanged = result.summary.counts()["skipped"] - len(result.skipped)
     print(f"imported {len(result.imported)} notebook(s) from "
-          f"{len({s for s, _, _ in result.imported})} student(s); skipped {len(result.skipped)}")
-    return EXIT_OK
+          f"{len({s for s, _, _ in result.imported})} student(s); already imported {unchanged}; "
+          f"skipped {len(result.skipped)}; failed {len(result.failed)}")
+    return _summary(result.summary)
 
 
 def _parse_limits(pairs: list[str]) -> dict | None:
@@ -134,6 +154,7 @@ def _autograde(a) -> int:
         if o.status == "failed" or o.flags:
             print(f"  {o.lab}/{o.student}: {o.status} {','.join(sorted(o.flags))} {o.message[:200]}")
     print(summary.table())
+    print(f"summary    {a.course}/autograded/autograde-summary.json")
     return EXIT_SOME_FAILED if summary.counts()["failed"] else EXIT_OK
 
 
@@ -148,33 +169,52 @@ def _checks(a) -> int:
 
 def _feedback(a) -> int:
     from grading import api
-    done = api.feedback(a.course, a.labs or None, show_hidden=a.show_hidden)
-    for lab, students in done.items():
-        print(f"{lab}: feedback for {len(students)} student(s)")
-    return EXIT_OK
+    summary = api.feedback(a.course, a.labs or None, show_hidden=a.show_hidden, force=a.force)
+    return _summary(summary)
 
 
 def _export(a) -> int:
     from grading import api
-    out, report = api.export(a.course, a.format, a.out)
+    out, report, summary = api.export(a.course, a.format, a.out)
     print(f"wrote {out} and {report}")
-    return EXIT_OK
+    return _summary(summary)
 
 
 def _report(a) -> int:
     from grading import api
-    for path in api.report(a.course, a.out):
-        print(f"wrote {path}")
-    return EXIT_OK
+    summary = api.report(a.course, a.out, force=a.force)
+    for r in summary.results:
+        for path in r.outputs if r.status == "done" else ():
+            print(f"wrote {path}")
+    return _summary(summary)
+
+
+def _quiet_library_warnings() -> None:
+    """nbgrader's SQLAlchemy models warn on every gradebook open: not the user's business."""
+    for module in (r"sqlalchemy(\..*)?", r"nbgrader(\..*)?", r"traitlets(\..*)?"):
+        warnings.filterwarnings("ignore", module=module)
+    warnings.filterwarnings("ignore", message=r".*(relationship|SAWarning|declarative_base).*")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not sys.warnoptions:
+        _quiet_library_warnings()
     try:
         return args.func(args)
     except GradingError as exc:
         print(f"labchain-grade: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:         # a path that cannot be read or written
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"labchain-grade: error: {exc.strerror or exc}{where}.", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a sentence, not a traceback
+        if os.environ.get("LABCHAIN_DEBUG") == "1":
+            raise
+        print(f"labchain-grade: unexpected error ({type(exc).__name__}: {exc}); set "
+              f"LABCHAIN_DEBUG=1 to see the traceback and please report it.", file=sys.stderr)
+        return EXIT_BUG
     except KeyboardInterrupt:
         print("labchain-grade: interrupted; graded submissions are kept, re-run to resume",
               file=sys.stderr)

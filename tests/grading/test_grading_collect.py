@@ -41,8 +41,14 @@ def test_canvas_zip_maps_user_ids_through_the_roster(course, tmp_path):
         zf.writestr("readme.txt", b"hello")
         zf.writestr("someone_1004_558_homework.ipynb", b"{}")
     result = api.collect(course, zpath, roster=roster)
-    assert sorted(result.imported) == [("1002", "lab-a", "lab-a"), ("ann", "lab-a", "lab-a")]
-    assert {why for _, why in result.skipped} == {"unsafe path in zip", "homework.ipynb is not a notebook of any lab"}
+    assert sorted(result.imported) == [("ann", "lab-a", "lab-a")]
+    assert {why for _, why in result.skipped} == {"not a notebook", "homework.ipynb is not a notebook of any lab"}
+    assert dict(result.failed) == {
+        "../evil_1003_557_lab-a.ipynb": "../evil_1003_557_lab-a.ipynb has an unsafe path (absolute or with "
+                                        "'..') and was not extracted.",
+        "doejohn_LATE_1002_556_lab-a-1.ipynb": "student '1002' is not in the roster; add them to roster.csv "
+                                               "(or map their LMS id) and collect again."}
+    assert result.summary.exit_code == 1
     assert course.roster()["ann"]["sis_login_id"] == "alee"
     from grading.gradebook import gradebook
     with gradebook(course.db_url) as gb:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from grading_kit import TEST_LIMITS, copy_course, write_submissions
@@ -28,7 +29,8 @@ def graded(course_template, tmp_path_factory):
 @pytest.mark.slow
 def test_feedback_withholds_hidden_tests_unless_asked(graded):
     done = api.feedback(graded, ["lab-a"])
-    assert sorted(done["lab-a"]) == ["a01-correct", "a02-no-lowercase", "a19-edited-tests"]
+    assert [r.item for r in done.results if r.status == "done"] == \
+        ["lab-a/a01-correct", "lab-a/a02-no-lowercase", "lab-a/a19-edited-tests"]
     html = (graded.dir("feedback") / "a02-no-lowercase" / "lab-a" / "lab-a.html").read_text()
     assert "a b a" in html                       # the visible test is shown
     assert "The the THE cat" not in html and "BEGIN HIDDEN TESTS" not in html
@@ -40,7 +42,7 @@ def test_feedback_withholds_hidden_tests_unless_asked(graded):
 
 @pytest.mark.slow
 def test_canvas_export_has_canvas_columns_and_scores(graded):
-    out, report = api.export(graded, "canvas")
+    out, report, _ = api.export(graded, "canvas")
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "lab-a", "lab-b"]
     assert rows[1][0].strip() == "Points Possible" and rows[1][5:] == ["10", "8"]
@@ -56,11 +58,11 @@ def test_canvas_export_has_canvas_columns_and_scores(graded):
 
 @pytest.mark.slow
 def test_moodle_and_csv_exports(graded, tmp_path):
-    out, _ = api.export(graded, "moodle", tmp_path / "moodle.csv")
+    out, _, _ = api.export(graded, "moodle", tmp_path / "moodle.csv")
     rows = list(csv.DictReader(out.open()))
     assert {r["ID number"]: r["lab-b"] for r in rows}["b01-correct"] == "8"
     assert {r["ID number"]: r["Email address"] for r in rows}["a01-correct"] == "ann@uni.edu"
-    out, _ = api.export(graded, "csv", tmp_path / "nbgrader.csv")
+    out, _, _ = api.export(graded, "csv", tmp_path / "nbgrader.csv")
     rows = list(csv.DictReader(out.open()))
     assert {"assignment", "student_id", "raw_score", "score", "max_score"} <= set(rows[0])
     assert {(r["assignment"], r["student_id"]): float(r["score"]) for r in rows}[("lab-a", "a02-no-lowercase")] == 7
@@ -68,7 +70,7 @@ def test_moodle_and_csv_exports(graded, tmp_path):
 
 @pytest.mark.slow
 def test_report_writes_png_figures_per_lab(graded, tmp_path):
-    paths = api.report(graded, tmp_path / "reports")
+    paths = [p for r in api.report(graded, tmp_path / "reports").results for p in map(Path, r.outputs)]
     assert sorted(p.name for p in paths) == ["lab-a-cells.png", "lab-a-scores.png", "lab-b-cells.png", "lab-b-scores.png"]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 2000
