@@ -76,6 +76,11 @@ log = logging.getLogger("labchain.node")
 
 CHAIN_FILE = "chain.sqlite"
 WATCHDOG_SECONDS = 0.5
+#: A peer that owes us requested blocks/transactions and delivers none of them (nor ``notfound``)
+#: for this long is stalling: what it owes is asked of other peers (Bitcoin: the block download
+#: timeout and BLOCK_STALLING_TIMEOUT) and it scores :data:`STALL_SCORE`.
+REQUEST_TIMEOUT_SECONDS = 5.0
+STALL_SCORE = 50                 # two stalls and it is disconnected
 
 #: Misbehaviour points per validation error a peer's block or transaction raised. Errors an
 #: honest peer can cause (a race, a reorganisation, a block we invalidated by hand) score 0.
@@ -180,8 +185,9 @@ class Node:
         self._mining_lock: asyncio.Lock | None = None
         self._abort_solve = threading.Event()
         self._interval_task: asyncio.Task | None = None
-        self._rejected: set[bytes] = set()      # hashes of invalid blocks/txs, not fetched again
+        self._rejected: set[bytes] = set()      # txids of invalid transactions, not fetched again
         self._requested: set[bytes] = set()     # block hashes asked for and not yet received
+        self._background: set[asyncio.Task] = set()  # held so the loop does not drop them
 
     @property
     def miner(self) -> Miner:
@@ -209,10 +215,11 @@ class Node:
                  self.chain.height, self.chain.tip_hash.hex())
         self.set_mining(self.mining_mode, self.mining_seconds)
         watchdog = loop.create_task(self._watch_parent()) if self.config.parent_pid else None
+        request_watch = loop.create_task(self._watch_requests())
         await self._stopping.wait()
         log.info("stopping: %s", self._stop_reason)
         self._abort_solve.set()
-        for task in (watchdog, self._interval_task):
+        for task in (watchdog, request_watch, self._interval_task):
             if task:
                 task.cancel()
         await self.rpc.stop()
@@ -268,7 +275,11 @@ class Node:
             await self._announce_to(peer, INV_TX, txids)
 
     def peer_closed(self, peer: Peer) -> None:
-        self._requested -= peer.requested  # let another peer deliver what this one owed us
+        blocks, txids = self._take_owed(peer)  # let another peer deliver what this one owed us
+        if (blocks or txids) and self._stopping is not None and not self._stopping.is_set():
+            task = asyncio.get_running_loop().create_task(self._ask_others(blocks, txids, peer))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def handle(self, peer: Peer, message: Record) -> None:
         if isinstance(message, Inv):
@@ -283,22 +294,28 @@ class Node:
             await self._on_block(peer, message.block)
         elif isinstance(message, TxMsg):
             await self._on_tx(peer, message.tx)
-        elif isinstance(message, NotFound):
-            for item in message.items:
-                self._requested.discard(item.hash)
-                peer.requested.discard(item.hash)
+        elif isinstance(message, NotFound):  # it has not got them after all: ask the others
+            owed = {item.hash for item in message.items if item.hash in peer.requested}
+            for h in owed:
+                self._delivered(peer, h)
+            blocks = owed & self._requested
+            self._requested -= blocks
+            if owed:
+                await self._ask_others(blocks, owed - blocks, peer)
 
     async def _on_inv(self, peer: Peer, inv: Inv) -> None:
         wanted: list[InvItem] = []
         blocks = [i.hash for i in inv.items if i.kind == INV_BLOCK]
+        if len(peer.offered) > 100_000:
+            peer.offered.clear()
         for item in inv.items:
             peer.known.add(item.hash)
+            peer.offered.add(item.hash)
             if item.hash in self._rejected:
                 continue
             if item.kind == INV_BLOCK and not self._has_block(item.hash) and item.hash not in self._requested:
                 wanted.append(item)
                 self._requested.add(item.hash)
-                peer.requested.add(item.hash)
             elif item.kind == INV_TX and not self._has_tx(item.hash):
                 wanted.append(item)
             elif item.kind not in (INV_TX, INV_BLOCK):
@@ -308,7 +325,70 @@ class Node:
             if self._has_block(blocks[-1]):
                 await self._ask_blocks(peer, only_if_progress=True)
         if wanted:
-            await peer.send(GetData(tuple(wanted)))
+            await self._request(peer, wanted)
+
+    async def _request(self, peer: Peer, items: list[InvItem]) -> None:
+        """Send ``getdata`` for ``items`` and start the clock on what ``peer`` now owes us."""
+        if not peer.requested:
+            peer.waiting_since = time.monotonic()
+        peer.requested.update(item.hash for item in items)
+        await peer.send(GetData(tuple(items)))
+
+    def _delivered(self, peer: Peer, h: bytes) -> None:
+        """``peer`` sent ``h`` (or said it has not got it): it is not stalling."""
+        if h in peer.requested:
+            peer.requested.discard(h)
+            peer.waiting_since = time.monotonic()
+
+    async def _watch_requests(self) -> None:
+        """Once a second: a peer that delivered nothing it owes for REQUEST_TIMEOUT_SECONDS is
+        stalling; score it and ask the others. After a pause of the whole process (a loaded
+        machine) nobody is judged: deliveries may be waiting unread in the sockets."""
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            paused, last = now - last > 2.0, now
+            for peer in self.p2p.ready_peers():
+                if not peer.requested:
+                    continue
+                if paused:
+                    peer.waiting_since = max(peer.waiting_since, now - 1.0)
+                elif now - peer.waiting_since > REQUEST_TIMEOUT_SECONDS:
+                    blocks, txids = self._take_owed(peer)
+                    peer.misbehaving(STALL_SCORE, f"stalling: delivered none of {len(blocks) + len(txids)} "
+                                     f"requested block(s)/transaction(s) in {REQUEST_TIMEOUT_SECONDS:.0f} s")
+                    await self._ask_others(blocks, txids, peer)
+
+    def _take_owed(self, peer: Peer) -> tuple[set[bytes], set[bytes]]:
+        """Forget what ``peer`` owes us: (block hashes, txids), so others may deliver them."""
+        owed, peer.requested = peer.requested, set()
+        blocks = owed & self._requested
+        self._requested -= blocks
+        return blocks, owed - blocks
+
+    async def _ask_others(self, blocks: set[bytes], txids: set[bytes], staller: Peer) -> None:
+        """Request what ``staller`` owed us from other peers that announced it; if no other peer
+        announced a missing block, ask every other peer which blocks follow ours."""
+        others = [p for p in self.p2p.ready_peers() if p is not staller]
+        wanted = [(INV_BLOCK, h) for h in blocks if not self._has_block(h) and h not in self._requested]
+        wanted += [(INV_TX, h) for h in txids if not self._has_tx(h)]
+        per_peer: dict[int, list[InvItem]] = {}
+        unplaced = False
+        for kind, h in wanted:
+            source = next((p for p in others if h in p.offered), None)
+            if source is None:
+                unplaced = unplaced or kind == INV_BLOCK
+                continue
+            if kind == INV_BLOCK:
+                self._requested.add(h)
+            per_peer.setdefault(source.id, []).append(InvItem(kind, h))
+        for p in others:
+            if p.id in per_peer:
+                await self._request(p, per_peer[p.id])
+        if unplaced:
+            for p in others:
+                await self._ask_blocks(p)
 
     async def _on_getdata(self, peer: Peer, getdata: GetData) -> None:
         missing = []
@@ -333,12 +413,14 @@ class Node:
         h = block.hash
         peer.known.add(h)
         self._requested.discard(h)
-        peer.requested.discard(h)
+        self._delivered(peer, h)
         try:
             update = self.chain.add_block(block)
         except errors.ValidationError as exc:
-            if not isinstance(exc, errors.FutureBlockError):  # that one may be valid later
-                self._remember_rejected(h)
+            # Nothing is remembered here: a peer can send an honest header with a tampered
+            # body (bad Merkle root, too many transactions, no coinbase), and the hash names the
+            # header only. Blocks whose failure the hash does commit to (a body that matches
+            # its Merkle root but breaks a rule) the chain itself keeps as "invalid".
             log.warning("rejected block %s from %s: %s", h.hex()[:16], peer, exc)
             settled = getattr(exc, "update", None)  # a reorg that failed half-way moved the tip
             if settled is not None and settled.tip_changed:
@@ -365,6 +447,7 @@ class Node:
 
     async def _on_tx(self, peer: Peer, tx: Transaction) -> None:
         peer.known.add(tx.txid)
+        self._delivered(peer, tx.txid)
         try:
             self.mempool.add(tx)
         except errors.TxValidationError as exc:

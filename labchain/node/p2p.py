@@ -98,7 +98,9 @@ class Peer:
     close_reason: str = ""
     # fields the node keeps per peer (sync progress, what the peer already knows)
     known: set = field(default_factory=set)
-    requested: set = field(default_factory=set)   # block hashes asked of this peer, not yet received
+    requested: set = field(default_factory=set)   # block/tx hashes asked of this peer, not yet received
+    offered: set = field(default_factory=set)     # hashes this peer announced (``inv``): it has them
+    waiting_since: float = 0.0                    # monotonic time of its last delivery or first request
     sync_last: bytes | None = None
     asked_at_tip: bytes | None = None              # our tip when we last sent it getblocks
 

@@ -24,6 +24,7 @@ from labchain.node.messages import (
 )
 from labchain.node.messages import INV_BLOCK
 from labchain.node.process import NodeProcess, NodeStartError
+from labchain.params import get_params
 from labchain.tx import Transaction, TxIn
 
 from node_helpers import peer_names, wait_until
@@ -211,3 +212,82 @@ def test_a_block_from_the_future_is_fetched_again_once_the_clock_catches_up(node
     assert peer.expect(GetData).items[0].hash == block.hash, "the node still refuses the block"
     peer.send(BlockMsg(block))
     wait_until(lambda: node.rpc.getblockcount() == 1, what="the once-future block to connect")
+
+
+def _fetch_block(raw_peer, node: NodeProcess, block_hash: str) -> Block:
+    """The block exactly as ``node`` sends it to peers (over P2P, not the RPC's JSON)."""
+    peer = raw_peer(node, name=b"fetcher")
+    peer.send(GetData((InvItem(INV_BLOCK, bytes.fromhex(block_hash)),)))
+    return peer.expect(BlockMsg).block
+
+
+def _tampered_bodies(block: Block, params) -> dict[str, Block]:
+    """The honest block's header over bodies it does not commit to."""
+    coinbase = block.transactions[0]
+    richer = replace(coinbase, outputs=(replace(coinbase.outputs[0], amount=coinbase.outputs[0].amount + 1),))
+    return {
+        "bad Merkle root": Block(block.header, (richer,)),
+        "too many transactions": Block(block.header, (coinbase,) * (params.max_block_txs + 1)),
+        "no coinbase": Block(block.header, ()),
+    }
+
+
+def test_an_honest_header_over_a_tampered_body_does_not_make_the_node_refuse_the_honest_block(
+        start_node, raw_peer):
+    """The node used to remember the hash of a block whose body failed (Merkle root, size,
+    coinbase) and then never fetched the honest block with that header from anyone."""
+    target, honest = start_node("target"), start_node("honest")
+    good_hash = honest.rpc.generate(1)[0]
+    good = _fetch_block(raw_peer, honest, good_hash)
+    for n, (attack, tampered) in enumerate(_tampered_bodies(good, get_params("regtest")).items()):
+        assert tampered.hash == good.hash
+        evil = raw_peer(target, name=f"evil{n}".encode())
+        evil.send(BlockMsg(tampered))
+        assert evil.closed_by_node(), f"{attack}: the node kept the connection"
+        target.wait_for_log(rf"disconnecting peer \d+ evil{n} .*misbehaviour score")
+    connect(honest, target)  # on connect each side asks what follows its tip
+    wait_until(lambda: target.rpc.getbestblockhash() == good_hash, timeout=20,
+               what="the target to accept the honest block after the tampered copies")
+    assert target.rpc.getblock(good_hash)["status"] == "valid"
+
+
+def test_a_peer_that_ignores_getdata_does_not_stall_sync(start_node, raw_peer):
+    """A staller announces blocks, answers pings and never sends them: after the request
+    deadline the node asks the honest peer that announced them too, and scores the staller."""
+    import socket
+    import threading
+
+    from labchain.node import node as node_module
+
+    target, honest = start_node("target"), start_node("honest")
+    hashes = honest.rpc.generate(3)
+    staller = raw_peer(target, name=b"staller")
+    staller.send(Inv(tuple(InvItem(INV_BLOCK, bytes.fromhex(h)) for h in hashes)))
+    assert len(staller.expect(GetData).items) == 3, "the target did not ask the staller"
+    stop = threading.Event()
+    staller.sock.settimeout(0.5)
+
+    def answer_pings_only() -> None:
+        while not stop.is_set():
+            try:
+                message = staller.read()
+            except (socket.timeout, OSError):
+                continue
+            if message is None:
+                return
+            if isinstance(message, Ping):
+                staller.send(Pong(message.nonce))
+
+    thread = threading.Thread(target=answer_pings_only, daemon=True)
+    thread.start()
+    try:
+        connect(honest, target)
+        wait_until(lambda: target.rpc.getblockcount() == 3, timeout=30,
+                   what="the target to sync from the honest peer despite the staller")
+        assert target.rpc.getbestblockhash() == hashes[-1]
+        target.wait_for_log(r"peer \d+ staller .*misbehaving \(\+%d.*stalling" % node_module.STALL_SCORE)
+        scores = {p["name"]: p["misbehaviour_score"] for p in target.rpc.getpeerinfo()}
+        assert scores["staller"] == node_module.STALL_SCORE and scores["node1"] == 0
+    finally:
+        stop.set()
+        thread.join(5)
