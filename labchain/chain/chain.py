@@ -116,17 +116,24 @@ class Chain:
         self.close()
 
     # -- the tip --------------------------------------------------------------------------
+    # The tip moves block by block during a reorganisation (down to the fork point, then up
+    # the new branch), all under ``self.lock``: reading it under the lock too means another
+    # thread sees the tip before or after a change, never the fork point in between. A caller
+    # that needs two of these to agree (hash and height) holds ``chain.lock`` around both.
     @property
     def tip_hash(self) -> bytes:
-        return self.tree.tip.hash
+        with self.lock:
+            return self.tree.tip.hash
 
     @property
     def height(self) -> int:
-        return self.tree.tip.height
+        with self.lock:
+            return self.tree.tip.height
 
     @property
     def tip_header(self) -> BlockHeader:
-        return self.tree.tip.header
+        with self.lock:
+            return self.tree.tip.header
 
     def next_bits(self) -> int:
         """The ``bits`` the next block on the tip must carry."""

@@ -97,11 +97,16 @@ class Mempool:
         self._spends: dict[OutPoint, bytes] = {}        # outpoint -> txid of the mempool tx spending it
         self._seq = 0
 
+    # Reads take ``chain.lock`` like every change does: ``update`` after a reorganisation
+    # empties the pool and adds the transactions back one by one, which another thread must
+    # not see half done.
     def __contains__(self, txid: bytes) -> bool:
-        return txid in self._entries
+        with self.chain.lock:
+            return txid in self._entries
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self.chain.lock:
+            return len(self._entries)
 
     def transactions(self) -> list[Transaction]:
         """All mempool transactions, parents before children."""
@@ -109,7 +114,8 @@ class Mempool:
             return [e.tx for e in self._entries.values()]
 
     def get(self, txid: bytes) -> MempoolEntry | None:
-        return self._entries.get(txid)
+        with self.chain.lock:
+            return self._entries.get(txid)
 
     # -- accepting ------------------------------------------------------------------------
     def add(self, tx: Transaction) -> bytes:
