@@ -1,8 +1,13 @@
 """A pids cgroup per submission: a process limit that is per submission (RLIMIT_NPROC is
-per user, shared by every worker) and a complete list of its processes for the final kill.
+per user, shared by every worker), a complete list of its processes for the final kill, and
+the CPU time of all of them together (``cpu_seconds``: RLIMIT_CPU is per process, so 64
+processes would get 64 x the limit; the zygote kills a submission whose total passes it).
 
-Works with cgroup v2 (``/sys/fs/cgroup`` with the ``pids`` controller) and v1
-(``/sys/fs/cgroup/pids``). Needs root; ``PidsCgroup.available()`` says whether it works here.
+Works with cgroup v2 (``/sys/fs/cgroup`` with the ``pids`` controller; ``cpu.stat`` is there
+without enabling a controller) and v1 (``/sys/fs/cgroup/pids``, plus a twin cgroup in the
+``cpuacct`` hierarchy). Needs root; ``PidsCgroup.available()`` says whether it works here.
+In a container, where the zygote cannot make cgroups, ``own_cpu_seconds`` reads the
+container's own cgroup, which holds one submission at a time.
 """
 from __future__ import annotations
 
@@ -12,7 +17,39 @@ import time
 
 _V1 = "/sys/fs/cgroup/pids"
 _V2 = "/sys/fs/cgroup"
+_CPUACCT_V1 = ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct")
 PARENT = "labchain-sandbox"
+
+
+def _cpuacct_v1() -> str | None:
+    return next((p for p in _CPUACCT_V1 if os.path.exists(os.path.join(p, "cpuacct.usage"))), None)
+
+
+def read_cpu_seconds(path: str) -> float | None:
+    """CPU seconds used by every process that ever was in the cgroup at ``path`` (v1
+    ``cpuacct.usage`` in ns, or v2 ``cpu.stat`` ``usage_usec``); None if unreadable."""
+    try:
+        with open(os.path.join(path, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e9
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(path, "cpu.stat")) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def own_cpu_seconds() -> float | None:
+    """CPU seconds of the cgroup this process is in, as mounted for it (a container's)."""
+    for path in (*_CPUACCT_V1, _V2):
+        if (used := read_cpu_seconds(path)) is not None:
+            return used
+    return None
 
 
 def _root() -> str | None:
@@ -44,6 +81,10 @@ class PidsCgroup:
         os.makedirs(self.path, exist_ok=True)
         with open(os.path.join(self.path, "pids.max"), "w") as f:
             f.write(str(max_pids))
+        self.cpu_path: str | None = self.path if root == _V2 else None
+        if root == _V1 and (cpuacct := _cpuacct_v1()):
+            self.cpu_path = os.path.join(cpuacct, PARENT, name)
+            os.makedirs(self.cpu_path, exist_ok=True)
 
     @staticmethod
     def available() -> bool:
@@ -57,8 +98,13 @@ class PidsCgroup:
 
     def join(self) -> None:
         """Move the calling process (and its future children) into this cgroup."""
-        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
-            f.write("0")
+        for path in dict.fromkeys(filter(None, (self.path, self.cpu_path))):
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write("0")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of every process of the submission so far, the dead ones included."""
+        return read_cpu_seconds(self.cpu_path) if self.cpu_path else None
 
     def pids(self) -> list[int]:
         try:
@@ -80,11 +126,12 @@ class PidsCgroup:
 
     def remove(self) -> None:
         self.kill_all()
-        for _ in range(100):   # rmdir fails with EBUSY until the last zombie is reaped
-            try:
-                os.rmdir(self.path)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
+        for path in dict.fromkeys(filter(None, (self.path, self.cpu_path))):
+            for _ in range(100):   # rmdir fails with EBUSY until the last zombie is reaped
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)

@@ -262,9 +262,11 @@ class Worker:
             return "timeout", f"the notebook ran longer than {self.active.timeout_total:g} s in total"
         signame = (ended or {}).get("signal")
         cpu = (ended or {}).get("cpu") or 0
-        if signame == "SIGXCPU" or (signame == "SIGKILL" and cpu >= self.active.cpu_seconds):
+        if (ended or {}).get("cpu_exceeded") or signame == "SIGXCPU" or (
+                signame == "SIGKILL" and cpu >= self.active.cpu_seconds):
             _mark(client, cell_index, "TimeoutError", "CPU time limit exceeded")
-            return "timeout", f"the kernel used more than {self.active.cpu_seconds} s of CPU time"
+            return "timeout", (f"the submission used more than {self.active.cpu_seconds} s of CPU "
+                               f"time (all its processes together)")
         if ended and (ended.get("error") or not ended.get("running", True)):
             if ended.get("error"):
                 return "error", ended["error"]

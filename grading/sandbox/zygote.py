@@ -41,7 +41,7 @@ os.environ["MPLBACKEND"] = "Agg"
 os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"   # debugpy's import-time warning
 
 from grading.sandbox import oslevel  # noqa: E402
-from grading.sandbox.cgroups import PidsCgroup  # noqa: E402
+from grading.sandbox.cgroups import PidsCgroup, own_cpu_seconds  # noqa: E402
 from grading.sandbox.child import INLINE_BACKEND, Sandbox, kernel_app_class, monitor  # noqa: E402
 from grading.sandbox.limits import Limits  # noqa: E402
 
@@ -155,12 +155,23 @@ class Zygote:
         os.close(write_fd)
         self.child = {"pid": pid, "init": None, "status": None, "pipe": read_fd,
                       "buffer": b"", "cgroup": cgroup, "scratch": scratch,
-                      "deadline": time.monotonic() + float(req.get("deadline", 3600))}
+                      "deadline": time.monotonic() + float(req.get("deadline", 3600)),
+                      "cpu_limit": limits.cpu_seconds, "cpu_used": self._cpu_meter(cgroup)}
         while self.child["init"] is None and self.child["status"] is None:
             self._read_pipe(block=True)
         if self.child["init"] is None:
             return {"ok": False, "error": self.child.get("error") or "the sandbox failed to start"}
         return {"ok": True, "pid": self.child["init"]}
+
+    def _cpu_meter(self, cgroup: PidsCgroup | None):
+        """A function giving the CPU seconds the submission has used, all its processes
+        together: its cgroup's, or in a container (one submission at a time) the
+        container's own since now; None when neither can be read (RLIMIT_CPU only)."""
+        if cgroup is not None and cgroup.cpu_seconds() is not None:
+            return cgroup.cpu_seconds
+        if self.sandbox.exclusive_user and (start := own_cpu_seconds()) is not None:
+            return lambda: (own_cpu_seconds() or start) - start
+        return None
 
     def _read_pipe(self, block: bool) -> None:
         child = self.child
@@ -195,9 +206,11 @@ class Zygote:
         if status is None:
             return {"ok": True, "running": True, "exitcode": None, "signal": None}
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        cpu = max(child.get("cpu") or 0, child.get("cpu_exceeded") or 0) or child.get("cpu")
         return {"ok": True, "running": False, "signal": signal.Signals(signum).name if signum else None,
                 "exitcode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                "cpu": child.get("cpu"), "error": child.get("error")}
+                "cpu": cpu, "cpu_exceeded": bool(child.get("cpu_exceeded")),
+                "error": child.get("error")}
 
     def kill(self, _req: dict[str, Any]) -> dict[str, Any]:
         child = self.child
@@ -247,8 +260,15 @@ class Zygote:
             _reap_strays()
 
     def check_deadline(self) -> None:
-        """Safety net: the driver enforces timeouts; this catches a driver that hangs."""
-        if self.child and self.child["status"] is None and time.monotonic() > self.child["deadline"]:
+        """The per-submission CPU limit (checked at least once a second), and a safety net
+        for the wall-clock limits the driver enforces: this catches a driver that hangs."""
+        child = self.child
+        if not child or child["status"] is not None:
+            return
+        if child["cpu_used"] and (used := child["cpu_used"]()) > child["cpu_limit"]:
+            child["cpu_exceeded"] = round(used, 3)
+            self.kill({})
+        elif time.monotonic() > child["deadline"]:
             self.kill({})
 
     # -- serving -------------------------------------------------------------------------

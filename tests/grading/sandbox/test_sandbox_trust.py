@@ -135,3 +135,43 @@ def test_nothing_written_outside_scratch_survives_into_the_next_submission(one):
     reads = one.run(notebook(
         f"import glob\nprint(glob.glob('/*/{name}') + glob.glob('/*/*/{name}'))"))
     assert outputs(writes) == ["[]\n"] and outputs(reads) == ["[]\n"], (outputs(writes), outputs(reads))
+
+
+# -- CPU time is per submission ----------------------------------------------------------------
+
+BUSY_CHILDREN = '''\
+import os
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            pass
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+print("all children ended")
+'''
+
+
+@needs_root
+def test_cpu_limit_counts_every_process_of_a_submission(one):
+    """Each of 4 busy children stays under RLIMIT_CPU (3 s each) for a while; together they
+    pass the submission's 3 s long before: the submission is stopped, as a CPU timeout.
+    (Before: each child died of its own SIGXCPU at 3 s and the cell ended normally.)"""
+    limits = dataclasses.replace(LIMITS, cpu_seconds=3, timeout_per_cell=200, timeout_total=240)
+    result = one.run(notebook(BUSY_CHILDREN, "print('never')"), limits=limits)
+    assert result.status == "timeout" and "CPU" in result.message, (result.status, result.message)
+    assert "all children ended\n" not in outputs(result) and "never\n" not in outputs(result)
+    assert outputs(one.run(notebook("print(6 * 7)"))) == ["42\n"]
+
+
+@pytest.mark.docker
+def test_cpu_limit_counts_every_process_in_a_container():
+    reason = docker_available()
+    if reason is not None:
+        unavailable("docker", f"containers cannot be used: {reason}")
+    limits = dataclasses.replace(LIMITS, cpu_seconds=3, timeout_per_cell=200, timeout_total=240)
+    with make_executor("container", workers=1, limits=LIMITS) as executor:
+        result = executor.run(notebook(BUSY_CHILDREN, "print('never')"), limits=limits)
+    assert result.status == "timeout" and "CPU" in result.message, (result.status, result.message)
