@@ -123,10 +123,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    where = _locate(args)
+    state = Path(where) if where.endswith(".json") else Path(where) / STATE_FILE
+    if not where.lstrip().startswith("{") and not state.exists():
+        print(f"no testnet is up in {state.parent} (no {STATE_FILE}): nothing to stop")
+        return 0
     net = _connect(args)
-    count = len(net.nodes)
-    net.down()
-    print(f"stopped {count} node(s)")
+    total = len(net.nodes)
+    running = net.down()
+    stopped_before = f"; {total - running} of {total} had already stopped" if running < total else ""
+    print(f"stopped {running} node(s){stopped_before}")
     return 0
 
 
@@ -136,7 +142,11 @@ def cmd_partition(args: argparse.Namespace) -> int:
     except ValueError:
         raise TestnetError(f"groups are comma-separated node numbers like 0,1; got {' '.join(args.groups)}") from None
     net = _connect(args)
-    net.partition(*groups)
+    stopped = net.partition(*groups)
+    if stopped:
+        names = ", ".join(f"node{i}" for i in stopped)
+        print(f"warning: {names} {'is' if len(stopped) == 1 else 'are'} not running: nothing to cut "
+              "now; restarted, it dials only its own group", file=sys.stderr)
     print(net.table())
     return 0
 
@@ -149,8 +159,10 @@ def cmd_heal(args: argparse.Namespace) -> int:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    _connect(args).kill(args.node)
-    print(f"killed node{args.node}")
+    if _connect(args).kill(args.node):
+        print(f"killed node{args.node}")
+    else:
+        print(f"node{args.node} was not running (already stopped or dead): nothing to kill")
     return 0
 
 

@@ -374,8 +374,11 @@ class Testnet:
         return "; ".join(parts)
 
     # -- breaking and healing ------------------------------------------------------------------
-    def partition(self, *groups: Iterable[int], timeout: float = 30.0) -> None:
-        """Split the network: ``partition([0, 1], [2, 3])``. Unlisted nodes form one more group."""
+    def partition(self, *groups: Iterable[int], timeout: float = 30.0) -> list[int]:
+        """Split the network: ``partition([0, 1], [2, 3])``. Unlisted nodes form one more group.
+
+        Returns the nodes that are not running (cut off from nothing now; restarted, they
+        dial only their own group), so callers can warn about them."""
         group_of: dict[int, int] = {}
         for g, members in enumerate(groups):
             for i in members:
@@ -404,6 +407,7 @@ class Testnet:
             return clean
 
         self._wait(cut, timeout, lambda: "connections across the partition remain")
+        return [n.index for n in self.nodes if n.index not in running]
 
     def _disconnect(self, index: int, who: Any) -> None:
         try:
@@ -421,10 +425,14 @@ class Testnet:
                 self.nodes[i].rpc.addpeer(self.nodes[j].p2p_addr)
         self.wait_connected(timeout)
 
-    def kill(self, index: int) -> None:
-        """SIGKILL node ``index`` (a crash): its data dir stays as the crash left it."""
+    def kill(self, index: int) -> bool:
+        """SIGKILL node ``index`` (a crash): its data dir stays as the crash left it.
+        False if it was not running (nothing was killed)."""
         self._check_index(index)
-        self.backend.kill_node(index)
+        was_running = self.backend.is_running(index)
+        if was_running:
+            self.backend.kill_node(index)
+        return was_running
 
     def stop_node(self, index: int) -> None:
         self._check_index(index)
@@ -492,10 +500,11 @@ class Testnet:
         return f"<pre>{escape(repr(self))}\n{escape(self.table())}</pre>"
 
     # -- stopping ------------------------------------------------------------------------------
-    def down(self) -> None:
-        """Stop every node (and whatever the backend holds)."""
+    def down(self) -> int:
+        """Stop every node (and whatever the backend holds); the number that were running."""
         if self.owned:
             atexit.unregister(self._down_at_exit)  # nothing left to stop at exit; frees the handle
+        running = sum(1 for i in self.backend.node_indexes() if self.backend.is_running(i))
         self.backend.down()
         for n in self.nodes:
             n.rpc.close()
@@ -503,6 +512,7 @@ class Testnet:
             (self.dir / STATE_FILE).unlink(missing_ok=True)
         except OSError:
             pass
+        return running
 
     def _down_at_exit(self) -> None:
         try:

@@ -199,6 +199,11 @@ def test_cli_up_status_partition_heal_kill_restart_logs_down(tmp_path):
         assert _cli("heal", env=env).returncode == 0
         assert _cli("kill", "2", env=env).returncode == 0
         assert json.loads(_cli("status", "--json", env=env).stdout)[2]["running"] is False
+        again = _cli("kill", "2", env=env)
+        assert again.returncode == 0 and "node2 was not running" in again.stdout
+        dead_split = _cli("partition", "0,2", "1", env=env)
+        assert dead_split.returncode == 0 and "warning: node2 is not running" in dead_split.stderr
+        assert _cli("heal", env=env).returncode == 0
         assert _cli("restart", "2", env=env).returncode == 0
         logs = _cli("logs", "2", "--tail", "50", env=env)
         assert "handshake done" in logs.stdout
@@ -209,6 +214,8 @@ def test_cli_up_status_partition_heal_kill_restart_logs_down(tmp_path):
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout
     gone = _cli("status", "--dir", d)
     assert gone.returncode == 1 and "is the testnet up?" in gone.stderr
+    twice = _cli("down", "--dir", d)
+    assert twice.returncode == 0 and "nothing to stop" in twice.stdout, twice.stderr
 
 
 def test_cli_refuses_a_student_id_for_the_local_backend(tmp_path):
