@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import zipfile
 
 import nbformat
 import pytest
@@ -54,7 +55,17 @@ def _write(course, cases, dest):
 @pytest.fixture(scope="module")
 def graded(course_template, tmp_path_factory):
     course = copy_course(course_template, tmp_path_factory.mktemp("batch") / "course")
-    api.collect(course, _write(course, CLASS, course.root.parent / "incoming"))
+    incoming = _write(course, CLASS, course.root.parent / "incoming")
+    (incoming / "s1-correct" / "lab-a" / "timestamp.txt").write_text("2026-11-30 12:00:00.000000 UTC\n")
+    roster = course.root.parent / "roster.csv"
+    roster.write_text("id,lms_user_id\n" + "".join(f"{c.student},{2000 + n}\n" for n, c in enumerate(CLASS[:6])))
+    late = course.root.parent / "canvas.zip"
+    release_b = nbformat.read(str(course.release("lab-b", "lab-b")), as_version=4)
+    with zipfile.ZipFile(late, "w") as zf:      # s2-markers hands lab-b in late through Canvas
+        zf.writestr(zipfile.ZipInfo("markers_late_2001_77_lab-b.ipynb", (2026, 12, 1, 9, 30, 0)),
+                    build(Case("lab-b", "s2-markers", 8, OK_B), release_b))
+    assert api.collect(course, incoming, roster=roster).summary.exit_code == 0
+    assert api.collect(course, late).imported == [("s2-markers", "lab-b", "lab-b")]
     summary = api.autograde(course, workers=2, sandbox="os", limits=LIMITS)
     assert {o.status for o in summary.outcomes} == {"graded"}, summary.table()
     return course
@@ -91,7 +102,7 @@ def test_marker_text_in_a_solution_cell_is_graded_as_code(graded):
     assert {s: scores[("lab-a", s)] for s in ("s1-correct", "s2-markers", "s5-timeout")} == \
         {"s1-correct": 10, "s2-markers": 10, "s5-timeout": 5}
     data = json.loads((graded.dir("autograded") / "autograde-summary.json").read_text())
-    assert data["counts"] == {"done": 7, "skipped": 0, "failed": 0}
+    assert data["counts"] == {"done": 8, "skipped": 0, "failed": 0}
     assert {i["item"] for i in data["items"]} >= {"lab-a/s2-markers", "lab-b/s1-correct"}
 
 
@@ -213,7 +224,7 @@ def test_export_reports_a_submission_missing_from_the_gradebook_and_bad_ids(cour
     assert set(by_id) == {"s1-correct", "s2-markers", "s3-patched-guard", "s4-untouched", "s5-timeout", "s6-leaky"}
     assert by_id["s1-correct"][0] == "'=cmd|' /C calc'!A0, Ann"       # not a formula
     assert not any(cell.startswith("=") for r in rows for cell in r)
-    assert by_id["s4-untouched"][5] == "" and by_id["s2-markers"][5:] == ["10", ""]
+    assert by_id["s4-untouched"][5] == "" and by_id["s2-markers"][5:] == ["10", "8"]
     saved = json.loads(out.with_name("grades-canvas-summary.json").read_text())
     assert saved["exit_code"] == 1 and saved["counts"]["failed"] == 2
     api.autograde(course, ["lab-a"], workers=1, sandbox="os", limits=LIMITS)   # the fix: grade it
@@ -221,6 +232,23 @@ def test_export_reports_a_submission_missing_from_the_gradebook_and_bad_ids(cour
     assert _statuses(again)["s4-untouched"] == ("done", "")
     rows = {r[2]: r for r in csv.reader(out.open())}
     assert rows["s4-untouched"][5] == "0" and rows["s2-markers"][5] == "10"
+
+
+@pytest.mark.slow
+def test_late_marker_and_timestamps_reach_the_gradebook_and_the_export(graded, tmp_path):
+    meta = json.loads((graded.dir("submitted") / "s2-markers" / "lab-b" / "labchain.json").read_text())
+    assert meta["late"] is True and meta["timestamp"] == "2026-12-01T09:30:00+00:00"
+    assert (graded.dir("submitted") / "s2-markers" / "lab-b" / "timestamp.txt").read_text().startswith(
+        "2026-12-01 09:30:00")
+    _, report, _ = api.export(graded, "moodle", tmp_path / "m.csv")
+    labs = json.loads(report.read_text())["students"]
+    assert labs["s2-markers"]["labs"]["lab-b"]["late"] is True
+    assert labs["s2-markers"]["labs"]["lab-b"]["timestamp"].startswith("2026-12-01T09:30:00")
+    assert labs["s1-correct"]["labs"]["lab-a"]["timestamp"].startswith("2026-11-30T12:00:00")
+    assert labs["s1-correct"]["labs"]["lab-a"]["late"] is False
+    out, _, _ = api.export(graded, "csv", tmp_path / "n.csv")       # nbgrader's own export has it too
+    rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(out.open())}
+    assert rows[("lab-b", "s2-markers")]["timestamp"].startswith("2026-12-01 09:30:00")
 
 
 # --- report ------------------------------------------------------------------------------
