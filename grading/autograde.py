@@ -71,6 +71,7 @@ class Summary:
     sandbox: str
     outcomes: list[Outcome] = field(default_factory=list)
     wall_seconds: float = 0.0
+    unsandboxed: str = ""   # why kernels were NOT isolated (--allow-unsandboxed), or ""
 
     def counts(self) -> dict[str, int]:
         c = Counter(o.status for o in self.outcomes)
@@ -94,6 +95,8 @@ class Summary:
         width = max(len(k) for k in counts)
         lines = [f"{k:<{width}}  {v:>5}" for k, v in counts.items()]
         lines.append(f"{'sandbox':<{width}}  {self.sandbox}")
+        if self.unsandboxed:
+            lines.append(f"{'WARNING':<{width}}  graded WITHOUT a sandbox: {self.unsandboxed}")
         lines.append(f"{'wall time':<{width}}  {self.wall_seconds:.1f} s")
         return "\n".join(lines)
 
@@ -104,7 +107,7 @@ def default_executor_factory(options: AutogradeOptions, workers: int, hide_paths
     from grading.sandbox import make_executor
 
     return make_executor(kind=options.sandbox, workers=workers, limits=options.sandbox_limits(),
-                         hide_paths=hide_paths)
+                         hide_paths=hide_paths, allow_unsandboxed=options.allow_unsandboxed)
 
 
 def _submission_logger(course: Course, lab: str, student: str) -> logging.Logger:
@@ -355,6 +358,7 @@ def autograde(course: Course, labs: list[str] | None = None, *, options: Autogra
         if close:
             close()
     summary.sandbox = getattr(executor, "kind", "?")
+    summary.unsandboxed = getattr(executor, "unsandboxed", "")
     summary.outcomes.extend(skipped)
     summary.outcomes.sort(key=lambda o: (o.lab, o.student))
     summary.wall_seconds = time.monotonic() - start

@@ -28,6 +28,9 @@ class AutogradeOptions:
     max_traceback_lines: int = _opt(100, "traceback lines kept per error (nbgrader LimitOutput)")
     restore_deleted_cells: bool = _opt(True, "put back test and solution cells a student deleted")
     force: bool = _opt(False, "regrade submissions that were already graded")
+    allow_unsandboxed: bool = _opt(False, "grade even where the OS sandbox cannot isolate kernels "
+                                   "(grader not root: kernels run as the grader, with network and "
+                                   "gradebook); the summary then says so")
 
     def sandbox_limits(self):
         """The ``grading.sandbox.Limits`` these options ask for (its defaults otherwise)."""

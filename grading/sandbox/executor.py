@@ -19,6 +19,7 @@ from typing import Any
 import nbformat
 
 from grading.sandbox.limits import ExecResult, Limits
+from grading.sandbox import oslevel
 from grading.sandbox.oslevel import DEFAULT_HIDDEN
 from grading.sandbox.worker import Launcher, SandboxError, Worker
 
@@ -186,6 +187,7 @@ class Executor:
             self._idle.put(worker)
         self._closed = False
         self._close_lock = threading.Lock()
+        self.unsandboxed = ""   # why kernels are not isolated (set by make_executor), or ""
 
     @property
     def kind(self) -> str:
@@ -267,16 +269,41 @@ def docker_available(image: str | None = None) -> str | None:
 
 def make_executor(kind: str = "auto", workers: int | None = None, limits: Limits = Limits(), *,
                   hide_paths: Iterable[str] = (), scratch_dir: str | None = None,
-                  env: dict[str, str] | None = None, image: str | None = None) -> Executor:
+                  env: dict[str, str] | None = None, image: str | None = None,
+                  allow_unsandboxed: bool = False) -> Executor:
     """An executor of the requested kind (``auto``: container if Docker and the image are
-    there, else the OS sandbox). See the package docstring."""
+    there, else the OS sandbox). See the package docstring.
+
+    The OS sandbox needs root; without it (``unsandboxed_reason``) this raises
+    ``SandboxError`` unless ``allow_unsandboxed``, and the executor's ``unsandboxed`` then
+    says why, for the grading summary."""
     workers = workers or os.cpu_count() or 1
     if kind == "auto":
         kind = "container" if docker_available(image) is None else "os"
+    unsandboxed = ""
     if kind == "container":
         launcher: Launcher = ContainerLauncher(limits, image)
     elif kind == "os":
+        unsandboxed = unsandboxed_reason()
+        if unsandboxed and not allow_unsandboxed:
+            raise SandboxError(f"refusing to grade without a real sandbox: {unsandboxed}; run the "
+                               f"grader as root (or use the container sandbox), or pass "
+                               f"--allow-unsandboxed (allow_unsandboxed=True) to grade anyway")
         launcher = OsLauncher(hide_paths)
     else:
         raise ValueError(f"unknown sandbox kind {kind!r}: use 'auto', 'os' or 'container'")
-    return Executor(launcher, workers, limits, scratch_dir=scratch_dir, env=env)
+    executor = Executor(launcher, workers, limits, scratch_dir=scratch_dir, env=env)
+    executor.unsandboxed = unsandboxed
+    return executor
+
+
+def unsandboxed_reason() -> str:
+    """Why the OS sandbox could not isolate kernels here ("" when it can): without root it is
+    rlimits only (the kernel runs as the grader, with the network and the gradebook)."""
+    if os.geteuid() != 0:
+        return ("the grader is not root, so kernels would run as the grader's own user, with "
+                "the network and every file the grader can read (the gradebook included)")
+    if not oslevel.probe_namespaces():
+        return ("this machine does not let the grader create namespaces, so kernels would "
+                "have the network and see the host's files")
+    return ""

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -175,3 +176,52 @@ def test_cpu_limit_counts_every_process_in_a_container():
     with make_executor("container", workers=1, limits=LIMITS) as executor:
         result = executor.run(notebook(BUSY_CHILDREN, "print('never')"), limits=limits)
     assert result.status == "timeout" and "CPU" in result.message, (result.status, result.message)
+
+
+# -- no silent degradation -------------------------------------------------------------------
+
+@needs_root
+def test_without_root_the_os_sandbox_refuses_unless_allowed(tmp_path):
+    """In a process of an unprivileged user (a grader not run as root: forked and setuid,
+    because that user cannot run this venv's interpreter under /root), making an OS sandbox
+    fails with the reason, unless allow_unsandboxed; the executor then says why."""
+    import pwd
+    from grading.sandbox import SandboxError
+    from grading.sandbox.oslevel import SandboxUser, drop_privileges
+    entry = pwd.getpwnam("labchain-sandbox")
+    scratch = tempfile.mkdtemp(prefix="labchain-unprivileged-")   # tmp_path's parents are 0700
+    os.chmod(scratch, 0o777)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the unprivileged grader
+        try:
+            drop_privileges(SandboxUser(entry.pw_name, entry.pw_uid, entry.pw_gid))
+            try:
+                make_executor("os", workers=1, scratch_dir=scratch)
+                lines = ["built"]
+            except SandboxError as exc:
+                lines = [f"refused: {exc}"]
+            executor = make_executor("os", workers=1, scratch_dir=scratch, allow_unsandboxed=True)
+            lines.append(f"allowed: {executor.unsandboxed}")
+            executor.close()
+            os.write(write, "\n".join(lines).encode())
+        except BaseException as exc:
+            os.write(write, f"child failed: {exc!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        lines = f.read().splitlines()
+    os.waitpid(pid, 0)
+    shutil.rmtree(scratch, ignore_errors=True)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("refused: refusing to grade without a real sandbox: the grader is not root")
+    assert "--allow-unsandboxed" in lines[0]
+    assert lines[1].startswith("allowed: the grader is not root")
+
+
+def test_the_summary_says_when_grading_was_not_sandboxed():
+    from grading.autograde import Summary
+    assert "WARNING" not in Summary("os").table()
+    table = Summary("os", unsandboxed="the grader is not root").table()
+    assert "graded WITHOUT a sandbox: the grader is not root" in table
