@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_note, openssl_p256_verifies_per_second, table  # noqa: E402
 
-from labchain import crypto  # noqa: E402
+from labchain.crypto import p256 as crypto  # noqa: E402
 from labchain.block import Block, account_key  # noqa: E402
 from labchain.chain import Chain, Mempool  # noqa: E402
 from labchain.crypto import PrivateKey  # noqa: E402

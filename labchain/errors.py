@@ -36,6 +36,13 @@ class InvalidKeyError(LabchainError, ValueError):
     """A malformed private or public key."""
 
 
+class UnknownSuiteError(LabchainError, KeyError):
+    """A crypto suite name (or address version byte) with no registered suite behind it."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.message
+
+
 class UnknownNetworkError(LabchainError, KeyError):
     """A network name with no :class:`labchain.params.Params` behind it."""
 

@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from labchain.crypto.suite import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Suite, register_suite
 from labchain.errors import AddressError, InvalidKeyError
 
 if TYPE_CHECKING:  # imported where used: see the module docstring
@@ -66,8 +66,6 @@ P256_G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
           0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 #: Version byte of every LabChain address (Bitcoin mainnet uses 0x00, testnet 0x6F).
 ADDRESS_VERSION = 0x30
-SIGNATURE_SIZE = 64
-PUBLIC_KEY_SIZE = 33
 
 
 # --- hashes -------------------------------------------------------------------------------
@@ -122,18 +120,7 @@ class PrivateKey:
     @classmethod
     def from_seed(cls, phrase: str, index: int = 0) -> PrivateKey:
         """The ``index``-th key of a seed phrase: the same phrase always gives the same keys."""
-        if not isinstance(phrase, str) or not phrase:
-            raise InvalidKeyError("a seed phrase must be a non-empty string", phrase)
-        if type(index) is not int or index < 0:
-            raise InvalidKeyError(f"key index must be a non-negative integer, got {index!r}", index)
-        master = hmac.new(b"labchain seed", phrase.encode(), hashlib.sha512).digest()
-        counter = 0
-        while True:  # retry in the (astronomically rare) case the value is not a valid key
-            msg = index.to_bytes(4, "big") + counter.to_bytes(4, "big")
-            candidate = int.from_bytes(hmac.new(master, msg, hashlib.sha256).digest(), "big")
-            if 1 <= candidate < P256_ORDER:
-                return cls(candidate)
-            counter += 1
+        return cls(SUITE.secret_from_seed(phrase, index))
 
     @classmethod
     def generate(cls) -> PrivateKey:
@@ -477,3 +464,42 @@ class Address:
         if len(raw) != 21:
             raise AddressError(f"a binary address is 21 bytes, got {len(raw)}", raw)
         return cls(raw[0], raw[1:])
+
+
+# --- the suite object (labchain/crypto/suite.py) ----------------------------------------
+
+class P256Suite(Suite):
+    """SHA-256 and ECDSA on P-256: the functions above as one :class:`Suite`."""
+
+    name = "p256-sha256"
+    hash_algorithm = "SHA256"
+    signature_algorithm = "ECDSA_P256"
+    address_version = ADDRESS_VERSION
+    order = P256_ORDER
+
+    def hash(self, data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    def hash256(self, data: bytes) -> bytes:
+        return hash256(data)
+
+    def hash160(self, data: bytes) -> bytes:
+        return hash160(data)
+
+    def public_key(self, secret: int) -> bytes:
+        return _public_key_of(secret).data
+
+    def check_public_key(self, data: bytes) -> None:
+        _check_p256_point(data)
+
+    def sign(self, secret: int, message: bytes) -> bytes:
+        return PrivateKey(secret).sign(message)
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        return verify_signature(public_key, message, signature)
+
+    def verify_many(self, checks: Sequence[tuple[bytes, bytes, bytes]], workers: int = 1) -> list[bool]:
+        return verify_many(checks, workers)
+
+
+SUITE = register_suite(P256Suite())

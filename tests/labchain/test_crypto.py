@@ -3,7 +3,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from labchain import crypto
+from labchain.crypto import p256 as crypto
 from labchain.crypto import (
     ADDRESS_VERSION,
     P256_ORDER,
