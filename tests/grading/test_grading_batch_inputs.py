@@ -131,3 +131,6 @@ def test_cli_collect_reports_failures_with_exit_1_and_no_library_warnings(course
     assert "bad id;rm/lab-a/lab-a.ipynb: failed: 'bad id;rm' is not a valid student id" in out.stdout
     assert "Warning" not in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert Course.open(course.root).submissions("lab-a") == ["ann"]
+    out = grade("autograde", "--course", course.root, "--sandbox", "os", "--workers", "1", "--no-progress")
+    assert out.returncode == 0, out.stderr          # nbgrader's SAWarnings printed here before
+    assert "Warning" not in out.stderr and "Traceback" not in out.stderr, out.stderr
