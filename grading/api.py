@@ -56,13 +56,7 @@ def init(course_dir: str | os.PathLike, labs_dir: str | os.PathLike = "labs", *,
 
 
 def _known_labs(course: Course, labs: list[str] | None) -> list[str]:
-    known = course.labs()
-    labs = labs or known
-    unknown = sorted(set(labs) - set(known))
-    if unknown:
-        raise CourseError(f"no lab named {', '.join(unknown)} in {course.root / 'source'} "
-                          f"(labs: {', '.join(known) or 'none'})", unknown)
-    return labs
+    return course.select_labs(labs)
 
 
 def _nbgrader_reason(result: dict) -> str:

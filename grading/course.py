@@ -94,6 +94,16 @@ class Course:
         return sorted(p.name for p in src.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) \
             if src.is_dir() else []
 
+    def select_labs(self, labs: list[str] | None = None) -> list[str]:
+        """``labs`` (all labs when empty), or a CourseError naming the unknown ones."""
+        known = self.labs()
+        labs = list(labs or known)
+        unknown = sorted(set(labs) - set(known))
+        if unknown:
+            raise CourseError(f"no lab named {', '.join(unknown)} in {self.root / 'source'} "
+                              f"(labs: {', '.join(known) or 'none'})", unknown)
+        return labs
+
     def notebooks(self, lab: str) -> list[str]:
         """Notebook ids (file stems) of a lab, from its source folder."""
         return sorted(p.stem for p in (self.dir("source") / lab).glob("*.ipynb"))

@@ -220,12 +220,7 @@ def generate_feedback(course: Course, labs: list[str] | None = None, *, show_hid
 
     from grading.gradebook import gradebook
 
-    known = course.labs()
-    labs = labs or known
-    unknown = sorted(set(labs) - set(known))
-    if unknown:
-        raise CourseError(f"no lab named {', '.join(unknown)} in {course.root / 'source'} "
-                          f"(labs: {', '.join(known) or 'none'})", unknown)
+    labs = course.select_labs(labs)
     cfg = course.config()
     cfg.HTMLExporter.template_name = "feedback"
     pre = [GetGrades, CSSHTMLHeaderPreprocessor]
