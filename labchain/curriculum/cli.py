@@ -1,4 +1,5 @@
-"""``labchain curriculum check|build|schema``: validate the course file, render the syllabus.
+"""``labchain curriculum check|build|schema``: validate the course file, render the syllabus
+(``build --lang zh-CN``: the Chinese one, ``SYLLABUS.zh-CN.md``).
 
 Exit codes: 0 all good; 1 problems found (each printed as ``file:line: path: message``) or,
 for ``build --check``, a stale SYLLABUS.md; 2 usage errors (argparse).
@@ -34,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _course_arg(build)
     build.add_argument("--output", type=Path, help="where to write (default: SYLLABUS.md beside the course file)")
     build.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is out of date")
+    build.add_argument("--lang", choices=("en", "zh-CN"), default="en",
+                       help="language of the syllabus (default: en); zh-CN writes SYLLABUS.zh-CN.md "
+                            "from the course file's *_zh texts")
     build.set_defaults(func=_build)
 
     show = sub.add_parser("schema", help="print the fields course.yaml may contain")
@@ -59,12 +63,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     course = load_course(args.course)          # CourseFileError -> printed by labchain.cli
-    output = args.output or args.course.parent / "SYLLABUS.md"
-    text = render_syllabus(course)
+    name = "SYLLABUS.md" if args.lang == "en" else f"SYLLABUS.{args.lang}.md"
+    output = args.output or args.course.parent / name
+    text = render_syllabus(course, args.lang)
     current = output.read_text(encoding="utf-8") if output.exists() else None
     if args.check:
         if current != text:
-            print(f"{output} is out of date; run: labchain curriculum build", file=sys.stderr)
+            lang = "" if args.lang == "en" else f" --lang {args.lang}"
+            print(f"{output} is out of date; run: labchain curriculum build{lang}", file=sys.stderr)
             return 1
         print(f"{output}: up to date")
         return 0

@@ -45,6 +45,7 @@ class Objective:
     id: str
     bloom: str
     text: str
+    text_zh: str = ""
 
     @property
     def verb(self) -> str:
@@ -63,6 +64,8 @@ class Lab:
     competencies: tuple[str, ...]
     objectives: tuple[Objective, ...]
     index: int          # position in the YAML's labs list, for error paths
+    title_zh: str = ""
+    summary_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Module:
     id: str
     title: str
     labs: tuple[str, ...]
+    title_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,10 @@ class Course:
     modules: tuple[Module, ...]
     labs: tuple[Lab, ...]
     lines: dict[str, int]    # YAML path -> line number, for error messages
+    title_zh: str = ""
+    description_zh: str = ""
+    audience_zh: str = ""
+    translations: tuple[str, ...] = ()     # languages besides English, e.g. ("zh-CN",)
 
     def lab(self, lab_id: str) -> Lab:
         for lab in self.labs:
@@ -146,9 +154,14 @@ def load_course(path: str | Path, root: str | Path | None = None) -> Course:
         audience=(meta.get("audience") or "").strip(),
         competency_areas=tuple(CompetencyArea(c["id"], c["title"], c.get("title_zh") or "")
                                for c in data["competency_areas"]),
-        modules=tuple(Module(m["id"], m["title"], tuple(m["labs"])) for m in data["modules"]),
+        modules=tuple(Module(m["id"], m["title"], tuple(m["labs"]), m.get("title_zh") or "")
+                      for m in data["modules"]),
         labs=tuple(_lab(raw, i) for i, raw in enumerate(data["labs"])),
         lines=lines,
+        title_zh=meta.get("title_zh") or "",
+        description_zh=_para(meta.get("description_zh")),
+        audience_zh=_para(meta.get("audience_zh")),
+        translations=tuple(meta.get("translations") or ()),
     )
 
 
@@ -161,10 +174,29 @@ def _lab(raw: dict[str, Any], index: int) -> Lab:
         estimated_minutes=raw["estimated_minutes"],
         points=raw["points"],
         competencies=tuple(raw["competencies"]),
-        objectives=tuple(Objective(o["id"], o["bloom"], " ".join(o["text"].split()))
+        objectives=tuple(Objective(o["id"], o["bloom"], " ".join(o["text"].split()), _para(o.get("text_zh")))
                          for o in raw["objectives"]),
         index=index,
+        title_zh=raw.get("title_zh") or "",
+        summary_zh=_para(raw.get("summary_zh")),
     )
+
+
+def _para(text: str | None) -> str:
+    """A folded YAML paragraph on one line. Chinese has no spaces between words, so line breaks
+    inside Chinese text are dropped rather than turned into spaces."""
+    if not text:
+        return ""
+    parts = text.split()
+    out = parts[0] if parts else ""
+    for part in parts[1:]:
+        joined = _cjk(out[-1]) and _cjk(part[0])
+        out += part if joined else " " + part
+    return out
+
+
+def _cjk(ch: str) -> bool:
+    return "\u2e80" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
 
 
 def _collect_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:

@@ -6,6 +6,11 @@ against it and reports every mismatch with its path (``labs[1].objectives[0].blo
 
 Bloom levels follow the revised taxonomy (Anderson & Krathwohl, 2001). An objective's text
 must start with a verb listed for its level, so "Explain ..." cannot be tagged ``create``.
+
+Languages: English is the source. Each text a student reads has a parallel ``<name>_zh`` key in
+Simplified Chinese (``title_zh``, ``summary_zh``, ``text_zh``...), the convention the competency
+areas' ``title_zh`` already used; ``labchain curriculum check`` reports a missing one
+(``labchain.curriculum.translations``) and ``build --lang zh-CN`` renders the Chinese syllabus.
 """
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ BLOOM_VERBS: dict[str, tuple[str, ...]] = {
                "plan", "produce", "invent"),
 }
 
+#: languages a course may be translated into (English is the source)
+TRANSLATION_LANGUAGES: tuple[str, ...] = ("zh-CN",)
+
 #: Bloom levels from lowest to highest.
 BLOOM_LEVELS: tuple[str, ...] = tuple(BLOOM_VERBS)
 
@@ -40,7 +48,7 @@ class Field:
     """One field of a record: its YAML name, its type and what it means."""
 
     name: str
-    kind: str            # "str", "int", "ids" (list of ids), "id", "record", "records", "enum"
+    kind: str            # "str", "int", "ids" (list of ids), "id", "record", "records", "enum", "langs"
     doc: str
     required: bool = True
     record: tuple["Field", ...] = ()
@@ -51,12 +59,16 @@ OBJECTIVE = (
     Field("id", "id", "unique within the lab; test cells name it in `# objectives: ...`"),
     Field("bloom", "enum", "Bloom level", choices=BLOOM_LEVELS),
     Field("text", "str", "the objective, starting with a Bloom verb of its level"),
+    Field("text_zh", "str", "the objective in Simplified Chinese (checked: required for a lab "
+          "with a notebook)", required=False),
 )
 
 LAB = (
     Field("id", "id", "folder name under labs/ and notebook name labs/<id>/<id>.ipynb"),
     Field("title", "str", "short title"),
+    Field("title_zh", "str", "the title in Simplified Chinese", required=False),
     Field("summary", "str", "two or three sentences for the syllabus"),
+    Field("summary_zh", "str", "the summary in Simplified Chinese", required=False),
     Field("prerequisites", "ids", "ids of labs to do first (no cycles)"),
     Field("estimated_minutes", "int", "expected student time in minutes"),
     Field("points", "int", "sum of the notebook's autograded test-cell points"),
@@ -67,6 +79,7 @@ LAB = (
 MODULE = (
     Field("id", "id", "module id"),
     Field("title", "str", "module title"),
+    Field("title_zh", "str", "the module title in Simplified Chinese", required=False),
     Field("labs", "ids", "ids of the labs in this module, in teaching order"),
 )
 
@@ -79,10 +92,15 @@ COMPETENCY = (
 COURSE = (
     Field("id", "id", "course id"),
     Field("title", "str", "course title"),
+    Field("title_zh", "str", "the course title in Simplified Chinese", required=False),
     Field("version", "str", "course edition, e.g. 2026.11"),
     Field("language", "str", "teaching language", required=False),
+    Field("translations", "langs", "languages the course is also taught in (e.g. [zh-CN]): each then "
+          "needs every *_zh text and a catalog labs/<id>/i18n/<lang>.yaml per notebook", required=False),
     Field("audience", "str", "who the course is for", required=False),
+    Field("audience_zh", "str", "the audience in Simplified Chinese", required=False),
     Field("description", "str", "one paragraph for the syllabus", required=False),
+    Field("description_zh", "str", "the description in Simplified Chinese", required=False),
 )
 
 COURSE_FILE = (
@@ -132,6 +150,9 @@ def _validate_field(value: Any, field: Field, where: str, report: Report) -> Non
             return
         for i, item in enumerate(value):
             _validate_id(item, f"{where}[{i}]", report)
+    elif kind == "langs":
+        if not isinstance(value, list) or any(v not in TRANSLATION_LANGUAGES for v in value):
+            report(where, f"must be a list of languages among {', '.join(TRANSLATION_LANGUAGES)}; got {value!r}")
     elif kind == "record":
         validate(value, field.record, where, report)
     elif kind == "records":
