@@ -13,6 +13,10 @@ Notebook rules cover the labs selected (all of them by default):
 Selecting labs (``labs=[...]``, CLI ``--lab``) exists for a course whose later labs are still
 being written: the course-wide rules still see the whole file, only the notebook rules are
 limited. The default checks everything.
+
+A course with ``translations: [zh-CN]`` also gets the translation rules of
+:mod:`labchain.curriculum.translations` (missing/outdated cell translations, missing ``*_zh``
+texts, glossary terms).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from labchain.curriculum import notebook as nbmod
+from labchain.curriculum import translations
 from labchain.curriculum.model import Course, CourseFileError, Lab, Problem, load_course
 from labchain.curriculum.schema import BLOOM_VERBS
 
@@ -39,7 +44,7 @@ def check_course(path: str | Path, labs: Iterable[str] | None = None,
 
 def check_loaded(course: Course, labs: Iterable[str] | None = None) -> list[Problem]:
     """All problems of an already loaded course; notebook rules only for ``labs`` when given."""
-    problems = _course_rules(course)
+    problems = _course_rules(course) + translations.course_rules(course)
     known = {lab.id for lab in course.labs}
     selected = list(course.labs)
     if labs is not None:
@@ -50,6 +55,7 @@ def check_loaded(course: Course, labs: Iterable[str] | None = None) -> list[Prob
         selected = [lab for lab in course.labs if lab.id in wanted]
     for lab in selected:
         problems.extend(_notebook_rules(course, lab))
+        problems.extend(translations.notebook_rules(course, lab))
     return problems
 
 
