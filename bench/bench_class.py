@@ -1,7 +1,7 @@
 """A class on one host: time to bring up 20 students x 3 nodes from cached images, memory per
 student testnet, and how many students a 24 GiB host would hold.
 
-Uses the real ``labchain class up`` path (``labchain.testnet.classroom.class_up``, 8 students
+Uses the real ``labchain class up`` path (``labchain.deploy.classroom.class_up``, 8 students
 in parallel, each returning once all its nodes answer RPC), then waits for the nodes to
 settle (20 s, past the first healthcheck) and reads memory two ways:
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_note, table  # noqa: E402
 
-from labchain.testnet import classroom  # noqa: E402
+from labchain.deploy import classroom  # noqa: E402
 from labchain.testnet import docker as backend  # noqa: E402
 
 STUDENTS, NODES, PARALLEL = 20, 3, 8

@@ -26,8 +26,8 @@ from _common import machine_note, openssl_sha256_per_second, table  # noqa: E402
 
 from labchain.block import BlockHeader, target_to_bits  # noqa: E402
 from labchain.crypto import hash256  # noqa: E402
-from labchain.miner import Miner  # noqa: E402
-from labchain.params import LAB  # noqa: E402
+from labchain.consensus.pow.miner import Miner  # noqa: E402
+from labchain.core.params import LAB  # noqa: E402
 
 SECONDS = 2.0
 HEADER = BlockHeader(1, b"\x01" * 32, b"\x02" * 32, 1_767_225_600, target_to_bits(1), 0)  # never solved

@@ -37,9 +37,9 @@ sys.path.insert(0, str(HERE.parent))
 from _common import machine_note, table  # noqa: E402
 
 from labchain.block import account_key, genesis_block  # noqa: E402
-from labchain.params import COIN, get_params  # noqa: E402
+from labchain.core.params import COIN, get_params  # noqa: E402
 from labchain.testnet import Testnet  # noqa: E402
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut  # noqa: E402
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut  # noqa: E402
 
 CACHE = HERE / ".cache"
 GANACHE = CACHE / "node_modules" / ".bin" / "ganache"

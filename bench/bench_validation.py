@@ -31,9 +31,9 @@ from labchain.crypto import p256 as crypto  # noqa: E402
 from labchain.block import Block, account_key  # noqa: E402
 from labchain.chain import Chain, Mempool  # noqa: E402
 from labchain.crypto import PrivateKey  # noqa: E402
-from labchain.miner import Miner  # noqa: E402
-from labchain.params import COIN, REGTEST  # noqa: E402
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut  # noqa: E402
+from labchain.consensus.pow.miner import Miner  # noqa: E402
+from labchain.core.params import COIN, REGTEST  # noqa: E402
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut  # noqa: E402
 
 N_TX = 2_000
 PARAMS = REGTEST.with_changes(name="bench-validation", funded_accounts=N_TX, account_balance=COIN,

@@ -14,7 +14,7 @@
 #   REBUILD_BASE=1 rebuild even if BASE_TAG already exists
 #
 # The python3 of the base must match the Python version the wheelhouse is built for
-# (labchain/images.py reads it from the image and checks).
+# (labchain/deploy/images.py reads it from the image and checks).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -4,7 +4,7 @@ Each carries the offending object in ``.obj`` and a message an instructor can ac
 """
 from __future__ import annotations
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 
 
 class GradingError(LabchainError):

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labchain.crypto import PrivateKey, hash256
-from labchain.difficulty import bits_to_target, target_to_bits, work_of  # noqa: F401 (re-export)
-from labchain.encoding import EncodingError, FixedBytes, ListOf, Nested, Record, UInt
-from labchain.errors import (
+from labchain.consensus.pow.difficulty import bits_to_target, target_to_bits, work_of  # noqa: F401 (re-export)
+from labchain.core.encoding import EncodingError, FixedBytes, ListOf, Nested, Record, UInt
+from labchain.core.errors import (
     BlockSizeError,
     CoinbaseError,
     DoubleSpendError,
@@ -39,8 +39,8 @@ from labchain.errors import (
     ProofOfWorkError,
 )
 from labchain.merkle import merkle_root
-from labchain.params import Params
-from labchain.tx import NULL_HASH, Transaction, TxOut, check_transaction_syntax, short
+from labchain.core.params import Params
+from labchain.ledger.utxo.tx import NULL_HASH, Transaction, TxOut, check_transaction_syntax, short
 
 HEADER_SIZE = 80
 MAX_BLOCK_ITEMS = 1_000_000  # decoding bound; Params.max_block_txs is the consensus limit

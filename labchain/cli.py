@@ -14,14 +14,14 @@ import argparse
 import importlib
 import sys
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 
 #: sub-command group -> module that registers it
 GROUPS = {
     "node": "labchain.node.cli",
     "testnet": "labchain.testnet.cli",
-    "class": "labchain.testnet.classroom",
-    "images": "labchain.images",
+    "class": "labchain.deploy.classroom",
+    "images": "labchain.deploy.images",
     "curriculum": "labchain.curriculum.cli",
 }
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from labchain.crypto import hash256
-from labchain.encoding import FixedBytes, ListOf, Record, UInt
+from labchain.core.encoding import FixedBytes, ListOf, Record, UInt
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"

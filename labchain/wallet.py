@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Protocol, Sequence
 
 from labchain.crypto import Address, PrivateKey
-from labchain.errors import InsufficientFundsError, WalletError
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut, check_transaction_syntax
+from labchain.core.errors import InsufficientFundsError, WalletError
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut, check_transaction_syntax
 
 
 class UtxoSource(Protocol):

@@ -45,7 +45,7 @@ from typing import Callable
 
 from labchain.block import Block, BlockHeader, check_block_syntax, genesis_block
 from labchain.crypto import Address
-from labchain.errors import (
+from labchain.core.errors import (
     BlockValidationError,
     ChainError,
     InvalidAncestorError,
@@ -53,8 +53,8 @@ from labchain.errors import (
     UnknownTransactionError,
     ValidationError,
 )
-from labchain.params import Params, get_params
-from labchain.tx import OutPoint, short
+from labchain.core.params import Params, get_params
+from labchain.ledger.utxo.tx import OutPoint, short
 
 from labchain.chain.records import BlockInfo, ChainUpdate, Coin, TxInfo
 from labchain.chain.store import Store

@@ -35,14 +35,14 @@ from dataclasses import dataclass
 
 from labchain.block import Block, BlockHeader
 from labchain.crypto import Address
-from labchain.errors import (
+from labchain.core.errors import (
     DoubleSpendError,
     DuplicateTransactionError,
     MalformedTransactionError,
     ValidationError,
 )
 from labchain.merkle import merkle_root
-from labchain.tx import OutPoint, Transaction, TxOut, check_transaction_syntax, short
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxOut, check_transaction_syntax, short
 
 from labchain.chain.records import ChainUpdate, Coin
 from labchain.chain.utxo import UtxoView

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from labchain.block import Block
-from labchain.encoding import Codec, EncodingError, ListOf, Nested, Reader, Record, UInt
-from labchain.params import Params
-from labchain.tx import OutPoint, Transaction, TxOut
+from labchain.core.encoding import Codec, EncodingError, ListOf, Nested, Reader, Record, UInt
+from labchain.core.params import Params
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxOut
 
 #: ChainUpdate.status values. "new_tip": the main chain changed; "side_branch": the block is
 #: stored on a fork with less (or equal, later seen) work; "orphan": its parent is unknown, it

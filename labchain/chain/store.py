@@ -45,9 +45,9 @@ from typing import Iterable, Iterator
 
 from labchain.block import BlockHeader
 from labchain.crypto import Address
-from labchain.errors import StoreError
-from labchain.params import Params
-from labchain.tx import OutPoint, TxOut
+from labchain.core.errors import StoreError
+from labchain.core.params import Params
+from labchain.ledger.utxo.tx import OutPoint, TxOut
 
 from labchain.chain.records import BlockUndo, Coin
 from labchain.chain.tree import BlockTree, TreeEntry

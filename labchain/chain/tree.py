@@ -32,8 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labchain.block import BlockHeader
-from labchain.difficulty import retarget, work_of
-from labchain.params import Params
+from labchain.consensus.pow.difficulty import retarget, work_of
+from labchain.core.params import Params
 
 
 @dataclass(slots=True, eq=False)

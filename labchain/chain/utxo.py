@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from labchain.tx import OutPoint, Transaction
+from labchain.ledger.utxo.tx import OutPoint, Transaction
 
 from labchain.chain.records import BlockUndo, Coin
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from labchain.block import Block
 from labchain.crypto import hash160, verify_many
-from labchain.errors import (
+from labchain.core.errors import (
     AlreadySpentError,
     BadSignatureError,
     BadTargetError,
@@ -50,8 +50,8 @@ from labchain.errors import (
     TimestampError,
     UnknownInputError,
 )
-from labchain.params import Params
-from labchain.tx import Transaction, short
+from labchain.core.params import Params
+from labchain.ledger.utxo.tx import Transaction, short
 
 from labchain.chain.utxo import UtxoView
 

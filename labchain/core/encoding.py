@@ -27,7 +27,7 @@ from __future__ import annotations
 import struct
 from typing import Any, ClassVar, Self
 
-from labchain.errors import EncodingError
+from labchain.core.errors import EncodingError
 
 #: Bitcoin's MAX_SIZE for any CompactSize-prefixed item (32 MiB); our records are far smaller.
 MAX_VARBYTES = 32 * 1024 * 1024

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from labchain.difficulty import bits_to_target, target_to_bits
-from labchain.errors import UnknownNetworkError
+from labchain.consensus.pow.difficulty import bits_to_target, target_to_bits
+from labchain.core.errors import UnknownNetworkError
 
 #: Base units per coin (Bitcoin: COIN, 100 000 000 satoshi).
 COIN = 100_000_000

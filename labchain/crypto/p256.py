@@ -48,7 +48,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from labchain.crypto.suite import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Suite, register_suite
-from labchain.errors import AddressError, InvalidKeyError
+from labchain.core.errors import AddressError, InvalidKeyError
 
 if TYPE_CHECKING:  # imported where used: see the module docstring
     import concurrent.futures

@@ -43,7 +43,7 @@ import importlib
 import secrets
 from typing import ClassVar, Sequence
 
-from labchain.errors import InvalidKeyError, UnknownSuiteError
+from labchain.core.errors import InvalidKeyError, UnknownSuiteError
 
 #: Every suite writes public keys and signatures in these fixed sizes (SEC1 compressed; r || s).
 PUBLIC_KEY_SIZE = 33

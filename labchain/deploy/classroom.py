@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from labchain.errors import LabchainError
-from labchain.images import require_image
+from labchain.core.errors import LabchainError
+from labchain.deploy.images import require_image
 from labchain.testnet import docker as backend
 
 

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # labchain/deploy/images.py -> the checkout
 DOCKER_DIR = REPO_ROOT / "docker"
 CONTEXT_DIR = DOCKER_DIR / "context"
 KINDS = ("node", "lab")

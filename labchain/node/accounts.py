@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from labchain.block import account_key
 from labchain.crypto import Address, PrivateKey
-from labchain.errors import AddressError, WalletError
-from labchain.params import Params
+from labchain.core.errors import AddressError, WalletError
+from labchain.core.params import Params
 
 
 class Accounts:

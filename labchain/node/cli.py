@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
 
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from labchain.node.node import NodeConfig, parse_mining, run_node
     from labchain.node.process import LOG_FILE
-    from labchain.params import get_params
+    from labchain.core.params import get_params
 
     try:
         parse_mining(args.mining)

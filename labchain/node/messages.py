@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from labchain.block import Block
-from labchain.encoding import FixedBytes, ListOf, Nested, Record, UInt, VarBytes
-from labchain.errors import EncodingError, LabchainError
-from labchain.tx import Transaction
+from labchain.core.encoding import FixedBytes, ListOf, Nested, Record, UInt, VarBytes
+from labchain.core.errors import EncodingError, LabchainError
+from labchain.ledger.utxo.tx import Transaction
 
 #: Version of this protocol; a peer with a different major version is refused.
 PROTOCOL_VERSION = 1

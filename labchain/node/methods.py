@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from labchain import errors
+from labchain.core import errors
 from labchain.block import BlockHeader
 from labchain.crypto import Address
 from labchain.node.payments import pay_from_account
 from labchain.node.rpc import Code, Method, Param, RpcError
-from labchain.tx import Transaction
+from labchain.ledger.utxo.tx import Transaction
 
 if TYPE_CHECKING:
     from labchain.node.node import Node

@@ -42,12 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labchain import errors
+from labchain.core import errors
 from labchain.block import Block
 from labchain.chain import Chain, Mempool
 from labchain.crypto import Address
-from labchain.difficulty import difficulty_of
-from labchain.encoding import Record
+from labchain.consensus.pow.difficulty import difficulty_of
+from labchain.core.encoding import Record
 from labchain.node.accounts import Accounts
 from labchain.node.messages import (
     INV_BLOCK,
@@ -66,11 +66,11 @@ from labchain.node.messages import (
 from labchain.node.p2p import MAX_PEERS, P2PNetwork, Peer
 from labchain.node.process import READY_FILE, process_alive
 from labchain.node.rpc import Code, RpcError, RpcServer
-from labchain.params import Params
-from labchain.tx import Transaction
+from labchain.core.params import Params
+from labchain.ledger.utxo.tx import Transaction
 
 if TYPE_CHECKING:
-    from labchain.miner import Miner
+    from labchain.consensus.pow.miner import Miner
 
 log = logging.getLogger("labchain.node")
 
@@ -194,7 +194,7 @@ class Node:
         """The proof-of-work searcher, made on first use: ``labchain.miner`` holds a 3.5 MiB
         lookup table that a node which never mines (most nodes of a testnet) does not need."""
         if self._miner is None:
-            from labchain.miner import Miner
+            from labchain.consensus.pow.miner import Miner
 
             self._miner = Miner(self.params)
         return self._miner

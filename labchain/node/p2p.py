@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from labchain.encoding import Record
+from labchain.core.encoding import Record
 from labchain.node.messages import (
     LENGTH,
     PROTOCOL_VERSION,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from labchain.chain import Coin
 from labchain.crypto import Address, PrivateKey
-from labchain.tx import OutPoint, Transaction
+from labchain.ledger.utxo.tx import OutPoint, Transaction
 from labchain.wallet import Wallet, spent_by
 
 if TYPE_CHECKING:

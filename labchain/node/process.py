@@ -24,7 +24,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 from labchain.node.rpc import RpcClient, RpcConnectionError
 
 LOG_FILE = "node.log"

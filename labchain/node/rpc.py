@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 
 if TYPE_CHECKING:  # the client imports it when used: node processes never load it (RAM)
     import http.client
@@ -314,7 +314,7 @@ def _too_deep(value: Any) -> bool:
 
 
 def _code_for(exc: LabchainError) -> int:
-    from labchain import errors
+    from labchain.core import errors
 
     if isinstance(exc, (errors.UnknownBlockError, errors.UnknownTransactionError, errors.AddressError)):
         return Code.INVALID_ADDRESS_OR_KEY

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 
 #: backend name -> "module:Class"
 BACKENDS = {

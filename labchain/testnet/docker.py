@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labchain.images import image_tag, require_image
+from labchain.deploy.images import image_tag, require_image
 from labchain.node.process import NodeStartError
 from labchain.testnet.backend import Backend, NodeEndpoint, NodeSpec, TestnetError
 from labchain.testnet.testnet import topology_edges

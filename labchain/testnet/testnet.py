@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
-from labchain.errors import LabchainError
+from labchain.core.errors import LabchainError
 from labchain.node.rpc import RpcClient, RpcConnectionError, RpcError
 from labchain.testnet.backend import (
     Backend,

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from labchain.images import ImageMissingError
+from labchain.deploy.images import ImageMissingError
 from labchain.node.process import NodeStartError
-from labchain.params import COIN
+from labchain.core.params import COIN
 from labchain.testnet import Testnet
 from labchain.testnet import docker as backend
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labchain.images import ImageMissingError
-from labchain.testnet import classroom
+from labchain.deploy.images import ImageMissingError
+from labchain.deploy import classroom
 from labchain.testnet import docker as backend
 
 from dockerkit import leftovers

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labchain import images
+from labchain.deploy import images
 
 REPO = Path(__file__).resolve().parents[2]
 

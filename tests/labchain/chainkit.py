@@ -10,8 +10,8 @@ from __future__ import annotations
 from labchain.block import Block, BlockHeader, account_key
 from labchain.chain import Chain, Coin, Mempool
 from labchain.merkle import merkle_root
-from labchain.params import Params, get_params
-from labchain.tx import Transaction, TxIn, TxOut
+from labchain.core.params import Params, get_params
+from labchain.ledger.utxo.tx import Transaction, TxIn, TxOut
 
 
 class MockClock:

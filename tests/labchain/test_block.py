@@ -11,7 +11,7 @@ from labchain.block import (
     target_to_bits,
 )
 from labchain.crypto import PrivateKey
-from labchain.errors import (
+from labchain.core.errors import (
     AmountError,
     BlockSizeError,
     CoinbaseError,
@@ -21,8 +21,8 @@ from labchain.errors import (
     ProofOfWorkError,
 )
 from labchain.merkle import merkle_root
-from labchain.params import LAB, MAIN, REGTEST
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut
+from labchain.core.params import LAB, MAIN, REGTEST
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut
 
 MINER, ALICE = PrivateKey.from_seed("block tests", 0), PrivateKey.from_seed("block tests", 1)
 GENESIS = genesis_block(REGTEST)

@@ -16,7 +16,7 @@ from labchain.crypto import (
     hash256,
     sha256,
 )
-from labchain.errors import AddressError, InvalidKeyError
+from labchain.core.errors import AddressError, InvalidKeyError
 
 BACKENDS = sorted(crypto.VERIFY_BACKENDS)
 

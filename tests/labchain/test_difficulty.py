@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labchain.difficulty import (
+from labchain.consensus.pow.difficulty import (
     MAX_TARGET,
     bits_to_target,
     difficulty_of,
@@ -11,7 +11,7 @@ from labchain.difficulty import (
     target_to_bits,
     work_of,
 )
-from labchain.errors import EncodingError
+from labchain.core.errors import EncodingError
 
 GENESIS_BITS = 0x1D00FFFF  # Bitcoin's genesis and easiest mainnet target
 

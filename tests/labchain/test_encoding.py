@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from labchain.block import Block, BlockHeader
 from labchain.crypto import ADDRESS_VERSION, Address
-from labchain.encoding import VarInt, Reader
-from labchain.errors import EncodingError
+from labchain.core.encoding import VarInt, Reader
+from labchain.core.errors import EncodingError
 from labchain.merkle import MerkleProof
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut
 
 # --- strategies: arbitrary (not necessarily valid) records -------------------------------
 

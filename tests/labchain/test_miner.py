@@ -7,8 +7,8 @@ import pytest
 from labchain.block import BlockHeader, check_block_syntax, target_to_bits
 from labchain.chain import Chain, Mempool
 from labchain.crypto import PrivateKey
-from labchain.miner import NONCE_SPACE, Miner, nonce_at, search_nonces
-from labchain.params import LAB, REGTEST
+from labchain.consensus.pow.miner import NONCE_SPACE, Miner, nonce_at, search_nonces
+from labchain.core.params import LAB, REGTEST
 
 HARD = target_to_bits(1 << 244)       # 1 in 4096 hashes wins: quick but not trivial
 IMPOSSIBLE = target_to_bits(1)        # never found: for stop tests

@@ -1,9 +1,9 @@
 """Consensus parameters: the shipped networks, the halving schedule and lookup errors."""
 import pytest
 
-from labchain.difficulty import work_of
-from labchain.errors import UnknownNetworkError
-from labchain.params import COIN, LAB, MAIN, REGTEST, Params, get_params
+from labchain.consensus.pow.difficulty import work_of
+from labchain.core.errors import UnknownNetworkError
+from labchain.core.params import COIN, LAB, MAIN, REGTEST, Params, get_params
 
 
 @pytest.mark.parametrize("name,params", [("regtest", REGTEST), ("lab", LAB), ("main", MAIN)])

@@ -3,7 +3,7 @@ import pytest
 
 from labchain.crypto import Address, PrivateKey, Suite, get_suite, hash256, register_suite, sha256
 from labchain.crypto import suite_for, suite_for_version, suite_names
-from labchain.errors import InvalidKeyError, UnknownSuiteError
+from labchain.core.errors import InvalidKeyError, UnknownSuiteError
 
 
 def test_default_suite_is_p256_sha256_and_matches_the_module_api():

@@ -2,9 +2,9 @@
 import pytest
 
 from labchain.crypto import PrivateKey, verify_signature
-from labchain.errors import AmountError, DuplicateInputError, MalformedTransactionError
-from labchain.params import REGTEST
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut, check_transaction_syntax
+from labchain.core.errors import AmountError, DuplicateInputError, MalformedTransactionError
+from labchain.core.params import REGTEST
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut, check_transaction_syntax
 
 ALICE, BOB = PrivateKey.from_seed("tx tests", 0), PrivateKey.from_seed("tx tests", 1)
 PREV = OutPoint(b"\xaa" * 32, 0)

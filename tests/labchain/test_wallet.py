@@ -4,16 +4,16 @@ import pytest
 from labchain.block import account_key
 from labchain.chain import Chain, Coin, Mempool
 from labchain.crypto import PrivateKey
-from labchain.errors import (
+from labchain.core.errors import (
     AddressError,
     DoubleSpendError,
     InsufficientFundsError,
     MalformedTransactionError,
     WalletError,
 )
-from labchain.miner import Miner
-from labchain.params import REGTEST
-from labchain.tx import OutPoint, TxOut
+from labchain.consensus.pow.miner import Miner
+from labchain.core.params import REGTEST
+from labchain.ledger.utxo.tx import OutPoint, TxOut
 from labchain.wallet import Wallet, select_coins, spent_by
 
 FUNDED = account_key(REGTEST, 0)           # holds one genesis output of 1000 coins

@@ -21,7 +21,7 @@ measures 2015 block gaps, is not reproduced).
 """
 from __future__ import annotations
 
-from labchain.errors import EncodingError
+from labchain.core.errors import EncodingError
 
 MAX_TARGET = (1 << 256) - 1
 

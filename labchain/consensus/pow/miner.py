@@ -46,7 +46,7 @@ from typing import Any, Callable, Protocol
 
 from labchain.block import Block, BlockHeader
 from labchain.crypto import Address
-from labchain.params import Params
+from labchain.core.params import Params
 
 NONCE_SPACE = 1 << 32
 #: How many nonces a search tries between two looks at its stop flag (~20-60 ms of work).

@@ -38,15 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from labchain.crypto import ADDRESS_VERSION, Address, PrivateKey, hash256
-from labchain.encoding import Codec, FixedBytes, ListOf, Nested, Reader, Record, UInt, VarBytes
-from labchain.errors import (
+from labchain.core.encoding import Codec, FixedBytes, ListOf, Nested, Reader, Record, UInt, VarBytes
+from labchain.core.errors import (
     AddressError,
     AmountError,
     DuplicateInputError,
     EncodingError,
     MalformedTransactionError,
 )
-from labchain.params import Params
+from labchain.core.params import Params
 
 NULL_HASH = bytes(32)
 MAX_TX_ITEMS = 10_000  # decoding bound on inputs/outputs per transaction

@@ -16,8 +16,8 @@ import traceback
 import pytest
 
 from chainkit import ChainKit
-from labchain.errors import ValidationError
-from labchain.tx import OutPoint
+from labchain.core.errors import ValidationError
+from labchain.ledger.utxo.tx import OutPoint
 
 KILLS = 50
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from chainkit import ChainKit
 from labchain.block import genesis_block
 from labchain.chain import Coin
-from labchain.params import COIN
-from labchain.tx import OutPoint
+from labchain.core.params import COIN
+from labchain.ledger.utxo.tx import OutPoint
 
 MAX_HEIGHT = 9  # block h spends genesis output h-1: each output at most once on any path
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from labchain.errors import ChainError, InvalidAncestorError, UnknownBlockError
-from labchain.params import COIN
+from labchain.core.errors import ChainError, InvalidAncestorError, UnknownBlockError
+from labchain.core.params import COIN
 
 
 def test_invalidate_moves_the_tip_to_the_best_remaining_branch(kit, chain):

@@ -6,7 +6,7 @@ import pytest
 from chainkit import solve
 from labchain.block import Block
 from labchain.chain import Mempool
-from labchain.errors import (
+from labchain.core.errors import (
     AlreadySpentError,
     BadSignatureError,
     DoubleSpendError,
@@ -16,8 +16,8 @@ from labchain.errors import (
     MalformedTransactionError,
     UnknownInputError,
 )
-from labchain.params import COIN
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut, short
+from labchain.core.params import COIN
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut, short
 
 
 def mined(template: Block) -> Block:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from labchain.errors import AddressError, UnknownBlockError, UnknownTransactionError
-from labchain.params import COIN
-from labchain.tx import OutPoint
+from labchain.core.errors import AddressError, UnknownBlockError, UnknownTransactionError
+from labchain.core.params import COIN
+from labchain.ledger.utxo.tx import OutPoint
 
 
 def test_blocks_by_height_hash_and_hex(kit, chain):

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from labchain.block import Block
 from labchain.chain import BlockUndo, Coin
 from labchain.crypto import Address, ADDRESS_VERSION
-from labchain.errors import EncodingError
-from labchain.params import COIN
-from labchain.tx import OutPoint, Transaction, TxOut
+from labchain.core.errors import EncodingError
+from labchain.core.params import COIN
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxOut
 
 coins = st.builds(
     Coin,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from labchain.difficulty import target_to_bits
-from labchain.errors import CoinbaseError, UnknownInputError, UnknownTransactionError
-from labchain.params import COIN, get_params
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut
+from labchain.consensus.pow.difficulty import target_to_bits
+from labchain.core.errors import CoinbaseError, UnknownInputError, UnknownTransactionError
+from labchain.core.params import COIN, get_params
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut
 
 from chainkit import ChainKit
 

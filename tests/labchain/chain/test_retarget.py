@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from chainkit import ChainKit
-from labchain.difficulty import bits_to_target, target_to_bits
-from labchain.errors import BadTargetError
-from labchain.params import get_params
+from labchain.consensus.pow.difficulty import bits_to_target, target_to_bits
+from labchain.core.errors import BadTargetError
+from labchain.core.params import get_params
 
 INTERVAL, SPACING = 4, 10         # target timespan 40 s; the clamp bounds 10 s .. 160 s
 START = 1 << 250                   # easy enough to mine in a test (1 hash in 64)

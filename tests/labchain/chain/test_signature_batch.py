@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from labchain.crypto import PARALLEL_VERIFY_MIN, PrivateKey, hash256, shutdown_verify_pools, verify_many
-from labchain.errors import BadSignatureError
-from labchain.params import COIN
-from labchain.tx import Transaction, TxIn, TxOut, short
+from labchain.core.errors import BadSignatureError
+from labchain.core.params import COIN
+from labchain.ledger.utxo.tx import Transaction, TxIn, TxOut, short
 
 
 @pytest.fixture

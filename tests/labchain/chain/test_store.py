@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from labchain.chain import Chain
-from labchain.errors import CoinbaseError, StoreError
-from labchain.params import COIN
+from labchain.core.errors import CoinbaseError, StoreError
+from labchain.core.params import COIN
 
 
 def snapshot(chain):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from labchain.block import Block, BlockHeader
-from labchain.difficulty import target_to_bits
-from labchain.errors import (
+from labchain.consensus.pow.difficulty import target_to_bits
+from labchain.core.errors import (
     AlreadySpentError,
     BadSignatureError,
     BadTargetError,
@@ -25,8 +25,8 @@ from labchain.errors import (
     TimestampError,
     UnknownInputError,
 )
-from labchain.params import COIN
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut, short
+from labchain.core.params import COIN
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut, short
 
 
 def rejected(chain, block, error_type):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from labchain.block import genesis_block
-from labchain.encoding import Record
+from labchain.core.encoding import Record
 from labchain.node.messages import (
     LENGTH,
     PROTOCOL_VERSION,
@@ -25,7 +25,7 @@ from labchain.node.messages import (
     encode_message,
 )
 from labchain.node.process import NodeProcess
-from labchain.params import get_params
+from labchain.core.params import get_params
 
 REGTEST = get_params("regtest")
 

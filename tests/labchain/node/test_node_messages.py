@@ -33,8 +33,8 @@ from labchain.node.messages import (
     decode_message,
     encode_message,
 )
-from labchain.params import get_params
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut
+from labchain.core.params import get_params
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut
 
 REGTEST = get_params("regtest")
 GENESIS = genesis_block(REGTEST)

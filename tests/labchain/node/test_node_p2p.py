@@ -24,8 +24,8 @@ from labchain.node.messages import (
 )
 from labchain.node.messages import INV_BLOCK
 from labchain.node.process import NodeProcess, NodeStartError
-from labchain.params import get_params
-from labchain.tx import Transaction, TxIn
+from labchain.core.params import get_params
+from labchain.ledger.utxo.tx import Transaction, TxIn
 
 from node_helpers import peer_names, wait_until
 
@@ -52,7 +52,7 @@ def test_handshake_reports_the_node_and_answers_ping(node, raw_peer):
 def test_handshake_mismatch_disconnects_with_a_logged_reason(node, raw_peer, field, value, reason):
     peer = raw_peer(node, handshake=False)
     from labchain.block import genesis_block
-    from labchain.params import get_params
+    from labchain.core.params import get_params
 
     version = Version(1, b"regtest", genesis_block(get_params("regtest")).hash, 0, 1, 0, b"x")
     peer.send(replace(version, **{field: value}))

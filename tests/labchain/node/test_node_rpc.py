@@ -13,8 +13,8 @@ import pytest
 from labchain.block import account_key
 from labchain.node.process import NodeProcess
 from labchain.node.rpc import Code, RpcError
-from labchain.params import COIN, get_params
-from labchain.tx import OutPoint, Transaction, TxIn, TxOut
+from labchain.core.params import COIN, get_params
+from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut
 
 REGTEST = get_params("regtest")
 

@@ -16,7 +16,7 @@ import pytest
 from labchain.node.process import STDERR_FILE, NodeProcess
 
 #: Loaded on first use only (or never, for the last ones).
-NOT_AT_START = ("Crypto", "cryptography", "multiprocessing", "http.client", "labchain.miner",
+NOT_AT_START = ("Crypto", "cryptography", "multiprocessing", "http.client", "labchain.consensus.pow.miner",
                 "labchain.testnet", "labchain.curriculum", "docker", "yaml", "matplotlib")
 
 
@@ -50,7 +50,7 @@ def test_a_started_node_has_loaded_neither_signing_nor_verifying_nor_other_tools
 def test_mining_signing_and_verifying_load_their_modules_when_used(profiled_node):
     rpc = profiled_node.rpc
     rpc.generate(1)
-    assert "labchain.miner" in imported(profiled_node)
+    assert "labchain.consensus.pow.miner" in imported(profiled_node)
     assert loaded_from(imported(profiled_node), ("Crypto", "cryptography")) == set()
     accounts = [a["address"] for a in rpc.listaccounts()]
     txid = rpc.sendtoaddress(accounts[0], accounts[1], 1_000)

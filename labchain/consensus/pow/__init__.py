@@ -1,0 +1,1 @@
+"""Proof of work: ``difficulty`` (compact bits, work, retarget) and ``miner`` (nonce search)."""

@@ -1,0 +1,2 @@
+"""Deployment tooling above the testnet: image building (``images``) and classroom fleets
+(``classroom``)."""

@@ -1,0 +1,1 @@
+"""The UTXO ledger model: transactions (``tx``) and their syntax and signature rules."""
