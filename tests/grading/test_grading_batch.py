@@ -27,14 +27,10 @@ MARKERS = ("# ### BEGIN HIDDEN TESTS in my notes\nNOTE = '### BEGIN HIDDEN TESTS
 LEAK = ("print(_ih[-2])\n"       # the previous cell's source: test_sha_hex_hidden, hidden tests included
         "get_ipython().events.register('pre_run_cell', lambda info: display("
         "{'text/plain': info.raw_cell}, raw=True))\n")
-#: `import builtins as _b` in later cells gets this module: the visible guard line of each test fails
-FAKE_BUILTINS = ("import sys, types\nfake = types.ModuleType('builtins')\nfake.type = lambda *a: str\n"
-                 "sys.modules['builtins'] = fake\n")
 CLASS = [
     Case("lab-a", "s1-correct", 10, OK_A),
     Case("lab-a", "s2-markers", 10, {"sha_hex": MARKERS + SHA_OK, "count_words": COUNT_OK + MARKERS}),
-    Case("lab-a", "s3-patched-guard", 4, {"sha_hex": FAKE_BUILTINS + "def sha_hex(data):\n    return 'x'\n",
-                                          "count_words": COUNT_OK}),
+    Case("lab-a", "s3-wrong-sha", 5, {"sha_hex": "def sha_hex(data):\n    return 'x'\n", "count_words": COUNT_OK}),
     Case("lab-a", "s4-untouched", 0, {}),
     Case("lab-a", "s5-timeout", 5, {"sha_hex": SHA_OK, "count_words": "while True:\n    pass\n"}),
     Case("lab-a", "s6-leaky", 10, {"sha_hex": SHA_OK, "count_words": COUNT_OK + LEAK}),
@@ -110,18 +106,18 @@ def test_marker_text_in_a_solution_cell_is_graded_as_code(graded):
 def test_autograde_regrades_a_submission_whose_gradebook_row_is_missing(course):
     with gradebook(course.db_url) as gb:
         gb.remove_submission("lab-a", "s4-untouched")
-    (course.submitted("lab-a", "s3-patched-guard", "lab-a")).write_text("{ not json")
+    (course.submitted("lab-a", "s3-wrong-sha", "lab-a")).write_text("{ not json")
     api.autograde(course, ["lab-a"], workers=1, sandbox="os", limits=LIMITS, force=True,
-                  students=["s3-patched-guard"])
+                  students=["s3-wrong-sha"])
     summary = api.autograde(course, ["lab-a"], workers=1, sandbox="os", limits=LIMITS)
     by = {o.student: o for o in summary.outcomes}
     assert by["s4-untouched"].status == "graded"                    # its row was missing: graded again
-    assert by["s3-patched-guard"].status == "failed" and "unreadable" in by["s3-patched-guard"].flags
+    assert by["s3-wrong-sha"].status == "failed" and "unreadable" in by["s3-wrong-sha"].flags
     assert {s for s, o in by.items() if o.status == "skipped"} == {"s1-correct", "s2-markers", "s5-timeout",
                                                                    "s6-leaky"}
     data = json.loads((course.dir("autograded") / "autograde-summary.json").read_text())
     failed = [i for i in data["items"] if i["status"] == "failed"]
-    assert [i["item"] for i in failed] == ["lab-a/s3-patched-guard"] and "not a readable notebook" in failed[0]["reason"]
+    assert [i["item"] for i in failed] == ["lab-a/s3-wrong-sha"] and "not a readable notebook" in failed[0]["reason"]
     assert data["exit_code"] == 1
 
 
@@ -131,7 +127,7 @@ def test_autograde_regrades_a_submission_whose_gradebook_row_is_missing(course):
 def test_feedback_tells_the_truth_and_hides_only_hidden_tests(course):
     summary = api.feedback(course, ["lab-a"])
     assert summary.counts() == {"done": 6, "skipped": 0, "failed": 0}, summary.table()
-    pages = {s: _page(course, s) for s in ("s1-correct", "s2-markers", "s3-patched-guard",
+    pages = {s: _page(course, s) for s in ("s1-correct", "s2-markers", "s3-wrong-sha",
                                            "s4-untouched", "s5-timeout", "s6-leaky")}
     for student, html in pages.items():
         for hidden in HIDDEN_TEXT:
@@ -141,10 +137,9 @@ def test_feedback_tells_the_truth_and_hides_only_hidden_tests(course):
     # marker text in the student's own cell is shown as written, not cut
     assert "'### BEGIN HIDDEN TESTS'" in _text(pages["s2-markers"])
     assert "### BEGIN HIDDEN TESTS in my notes" in _text(pages["s2-markers"])
-    # a failing visible assert in a cell with hidden tests shows its message
-    guard = _text(pages["s3-patched-guard"])
-    assert "AssertionError: builtins were tampered with" in guard
-    assert "A hidden test failed" not in guard
+    # a failure raised inside the hidden region: one line; the visible test keeps its traceback
+    wrong = _text(pages["s3-wrong-sha"])
+    assert wrong.count("A hidden test failed") == 1 and "assert r == 'ba7816bf" in wrong
     # an unsolved exercise says so
     assert "not implemented yet" in _text(pages["s4-untouched"])
     assert "A hidden test failed" not in _text(pages["s4-untouched"])
@@ -160,22 +155,23 @@ def test_feedback_tells_the_truth_and_hides_only_hidden_tests(course):
 
 @pytest.mark.slow
 def test_a_visible_failure_vs_a_hidden_one_is_told_by_line_number(course):
-    nb_path = course.autograded("lab-a", "s1-correct", "lab-a")
+    from grading.feedback import failing_line
+
+    nb_path = course.autograded("lab-a", "s3-wrong-sha", "lab-a")
     nb = nbformat.read(str(nb_path), as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_sha_hex_hidden")
-    count = cell.execution_count
-    hidden_line = cell.source.split("\n").index("r = sha_hex(b'')") + 1
-    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="",
-                                           traceback=[f"Cell In[{count}], line {hidden_line}"])]
+    error = next(o for o in cell.outputs if o.output_type == "error")     # the real kernel's traceback
+    hidden_line = cell.source.split("\n").index(next(ln for ln in cell.source.split("\n")
+                                                     if ln.startswith("assert r == 'e3b0"))) + 1
+    assert failing_line(error.traceback, cell.execution_count) == hidden_line
+    # the same traceback pointing at line 2, the visible guard: now a visible failure
+    error.traceback = [re.sub(rf"line {hidden_line}\b", "line 2", t) for t in error.traceback]
+    error.evalue = "builtins were tampered with"
     nbformat.write(nb, str(nb_path))
-    api.feedback(course, ["lab-a"], students=["s1-correct"])
-    text = _text(_page(course, "s1-correct"))
-    assert "A hidden test failed" in text and "sha_hex(b'')" not in text
-    cell.outputs[0]["traceback"] = [f"Cell In[{count}], line 2"]    # the visible guard line
-    nbformat.write(nb, str(nb_path))
-    api.feedback(course, ["lab-a"], students=["s1-correct"])
-    text = _text(_page(course, "s1-correct"))
-    assert "A hidden test failed" not in text and "in the visible test, line 2" in text
+    api.feedback(course, ["lab-a"], students=["s3-wrong-sha"])
+    text = _text(_page(course, "s3-wrong-sha"))
+    assert "AssertionError: builtins were tampered with" in text and "in the visible test, line 2" in text
+    assert "A hidden test failed" not in text and "e3b0c442" not in text
 
 
 @pytest.mark.slow
@@ -192,7 +188,7 @@ def test_one_unrenderable_notebook_gets_a_page_saying_why_and_is_retried(course)
     status = _statuses(first)
     assert status["lab-a/s1-correct"][0] == "failed" and "could not be rendered" in status["lab-a/s1-correct"][1]
     assert {k: v[0] for k, v in status.items() if k != "lab-a/s1-correct"} == \
-        {f"lab-a/{s}": "done" for s in ("s2-markers", "s3-patched-guard", "s4-untouched", "s5-timeout", "s6-leaky")}
+        {f"lab-a/{s}": "done" for s in ("s2-markers", "s3-wrong-sha", "s4-untouched", "s5-timeout", "s6-leaky")}
     assert first.exit_code == 1
     page = _page(course, "s1-correct")
     assert "could not be rendered" in page and "Why:" in page
@@ -218,11 +214,11 @@ def test_export_reports_a_submission_missing_from_the_gradebook_and_bad_ids(cour
     status = _statuses(summary)
     assert status["s4-untouched"][0] == "failed" and "no grade in the gradebook" in status["s4-untouched"][1]
     assert status['=HYPERLINK("http://x")'][0] == "failed" and "not a valid student id" in status['=HYPERLINK("http://x")'][1]
-    assert {k for k, v in status.items() if v[0] == "done"} == {"s1-correct", "s2-markers", "s3-patched-guard",
+    assert {k for k, v in status.items() if v[0] == "done"} == {"s1-correct", "s2-markers", "s3-wrong-sha",
                                                                "s5-timeout", "s6-leaky"}
     rows = list(csv.reader(out.open()))
     by_id = {r[2]: r for r in rows[2:]}
-    assert set(by_id) == {"s1-correct", "s2-markers", "s3-patched-guard", "s4-untouched", "s5-timeout", "s6-leaky"}
+    assert set(by_id) == {"s1-correct", "s2-markers", "s3-wrong-sha", "s4-untouched", "s5-timeout", "s6-leaky"}
     assert by_id["s1-correct"][0] == "'=cmd|' /C calc'!A0, Ann"       # not a formula
     assert not any(cell.startswith("=") for r in rows for cell in r)
     assert by_id["s4-untouched"][5] == "" and by_id["s2-markers"][5:] == ["10", "8"]
