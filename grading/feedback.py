@@ -155,6 +155,17 @@ class Redactor:
         return value
 
 
+def notebook_redactor(path) -> Redactor:
+    """A :class:`Redactor` for the hidden regions of the notebook at ``path`` (none if unreadable)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        return Redactor([ln for c in nb.cells if is_test_cell(c) for ln in hidden_region(c.source)[2]])
+    except Exception:  # noqa: BLE001 - an unreadable notebook has nothing to redact by
+        return Redactor([])
+
+
 class WithholdHiddenTests(NbGraderPreprocessor):
     """Strip hidden test code and anything it printed from an autograded notebook."""
 
@@ -264,6 +275,9 @@ def generate_feedback(course: Course, labs: list[str] | None = None, *, show_hid
                     raise CourseError(f"nbgrader wrote no {', '.join(missing)}")
             except Exception as exc:  # noqa: BLE001 - the student still gets a page
                 reason = capture.reason or batch.sentence(exc)
+                if not show_hidden:       # an error message may quote a hidden test
+                    for nb in course.notebooks(lab):
+                        reason = notebook_redactor(course.autograded(lab, student, nb))(reason)
                 for nb, path in zip(course.notebooks(lab), outputs):
                     if not path.is_file():
                         path.parent.mkdir(parents=True, exist_ok=True)
