@@ -100,6 +100,8 @@ def test_marker_text_in_a_solution_cell_is_graded_as_code(graded):
     data = json.loads((graded.dir("autograded") / "autograde-summary.json").read_text())
     assert data["counts"] == {"done": 8, "skipped": 0, "failed": 0}
     assert {i["item"] for i in data["items"]} >= {"lab-a/s2-markers", "lab-b/s1-correct"}
+    timeout = next(i for i in data["items"] if i["item"] == "lab-a/s5-timeout")
+    assert "timeout" in timeout["flags"] and "cell 'count_words' ran longer than 3 s" in timeout["message"]
 
 
 @pytest.mark.slow
