@@ -8,7 +8,8 @@ Notebook rules cover the labs selected (all of them by default):
     ``labs/<id>/<id>.ipynb`` exists and is readable; grade ids are unique; region markers are
     balanced; every autograded test cell names its objectives (``# objectives: ...``) and only
     objectives of its lab; every objective is assessed by at least one such cell; at least one
-    cell has hidden tests; ``points`` equals the sum of the autograded cells' points.
+    cell has hidden tests; ``points`` equals the sum of the autograded cells' points; a test
+    cell reads no name the student's code can rebind (``testcells``, docs/labs.md).
 
 Selecting labs (``labs=[...]``, CLI ``--lab``) exists for a course whose later labs are still
 being written: the course-wide rules still see the whole file, only the notebook rules are
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from labchain.curriculum import notebook as nbmod
-from labchain.curriculum import translations
+from labchain.curriculum import testcells, translations
 from labchain.curriculum.model import Course, CourseFileError, Lab, Problem, load_course
 from labchain.curriculum.schema import BLOOM_VERBS
 
@@ -163,6 +164,7 @@ def _notebook_rules(course: Course, lab: Lab) -> list[Problem]:
     objective_ids = {o.id for o in lab.objectives}
     assessed: set[str] = set()
     autograded = [c for c in cells if c.autograded_test]
+    exercise = testcells.exercise_names([c for c in cells if c.solution])
     for cell in cells:
         where = f"cell {cell.grade_id!r} (#{cell.index})"
         p += [Problem(file, where, msg) for msg in nbmod.marker_problems(cell)]
@@ -170,6 +172,7 @@ def _notebook_rules(course: Course, lab: Lab) -> list[Problem]:
             p.append(Problem(file, where, f"a graded cell needs points > 0; has {cell.points!r}"))
         if not cell.autograded_test:
             continue
+        p += [Problem(file, where, msg) for msg in testcells.untrusted_reads(cell, exercise)]
         if cell.objectives is None:
             p.append(Problem(file, where, "autograded test cell must start with '# objectives: <id>[, <id>...]'"))
             continue
