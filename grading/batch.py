@@ -34,6 +34,8 @@ STATUSES = ("done", "skipped", "failed")
 #: exit code of a step: every item done or skipped / some item failed (the rest are recorded)
 EXIT_OK, EXIT_SOME_FAILED = 0, 1
 SUMMARY_SUFFIX = "-summary.json"
+#: reasons of items skipped because nothing changed (counted in the table, not listed)
+UNCHANGED = ("unchanged since the last run", "already imported (unchanged)")
 
 
 class Skip(Exception):
@@ -84,8 +86,10 @@ class BatchSummary:
         return EXIT_SOME_FAILED if self.failed else EXIT_OK
 
     def table(self, show: tuple[str, ...] = ("failed", "skipped")) -> str:
-        """Every failed (and skipped) item with its reason, then the counts."""
-        lines = [f"  {r.item}: {r.status}: {r.reason}" for r in self.results if r.status in show]
+        """Every failed and skipped item with its reason (items skipped only because they
+        are unchanged are counted, not listed), then the counts."""
+        lines = [f"  {r.item}: {r.status}: {r.reason}" for r in self.results
+                 if r.status in show and not r.reason.startswith(UNCHANGED)]
         counts = self.counts()
         lines += [f"{k:<8}  {v:>5}" for k, v in counts.items()]
         if self.path is not None:
