@@ -1,0 +1,82 @@
+"""Chinese sentences for the labchain errors labs exercise (``LABCHAIN_LANG=zh-CN``).
+
+Error messages are f-strings at the raise sites (``f"tx {short(txid)} has lock_height ..."``),
+so a message is translated by *template*: ``errors.zh-CN.yaml`` (beside this module) lists
+each English message with ``{placeholders}`` and its Chinese sentence. :func:`translate` finds
+the first template the whole message matches and fills the Chinese one with the same values
+(values that are themselves whole messages, as in a wrapped error, are translated too).
+
+Why templates, not gettext: ``gettext`` needs a message id at the raise site, which would mean
+editing every raise in the ledger; matching the finished sentence needs one hook in
+``LabchainError.__str__`` (``labchain/core/errors.py``) and leaves the English untouched. A
+message with no template stays English, so an untranslated error is never lost or garbled.
+Simplification: a template must be updated by hand when a raise site's wording changes (the
+tests raise every translated error for real and check it is translated).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from labchain.i18n import SOURCE_LANGUAGE, TranslationError, current_language
+
+CATALOG_DIR = Path(__file__).resolve().parent
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    error: str
+    english: str
+    translated: str
+    pattern: re.Pattern
+
+
+def _compile(english: str) -> re.Pattern:
+    out, pos, seen = [], 0, set()
+    for m in _PLACEHOLDER.finditer(english):
+        out.append(re.escape(english[pos:m.start()]))
+        name = m.group(1)
+        out.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        pos = m.end()
+    out.append(re.escape(english[pos:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+@lru_cache(maxsize=None)
+def templates(language: str) -> tuple[Template, ...]:
+    """The error templates of ``language`` (empty for English)."""
+    if language == SOURCE_LANGUAGE:
+        return ()
+    path = CATALOG_DIR / f"errors.{language}.yaml"
+    try:
+        rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as exc:
+        raise TranslationError(f"{path}: cannot read the error message catalog: {exc}") from exc
+    out = []
+    for i, row in enumerate(rows):
+        if not (isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("error", "en", language))):
+            raise TranslationError(f"{path}: entry {i} needs the strings 'error', 'en' and '{language}'")
+        if set(_PLACEHOLDER.findall(row["en"])) != set(_PLACEHOLDER.findall(row[language])):
+            raise TranslationError(f"{path}: entry {i} ({row['error']}): the {language} sentence must use "
+                                   f"the same placeholders as the English one")
+        out.append(Template(row["error"], row["en"], row[language], _compile(row["en"])))
+    return tuple(out)
+
+
+def translate(message: str, language: str | None = None, _depth: int = 0) -> str:
+    """``message`` in ``language`` (default: ``LABCHAIN_LANG``), or unchanged if no template fits."""
+    language = language or current_language()
+    if language == SOURCE_LANGUAGE or _depth > 3:
+        return message
+    for template in templates(language):
+        match = template.pattern.fullmatch(message)
+        if match:
+            values = {k: translate(v, language, _depth + 1) for k, v in match.groupdict().items()}
+            return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.translated)
+    return message
