@@ -10,6 +10,7 @@ caller (a node, the mempool, a lab's test) can tell *which* rule failed by its t
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -20,6 +21,17 @@ class LabchainError(Exception):
         super().__init__(message)
         self.message = message
         self.obj = obj
+
+    def __str__(self) -> str:
+        """The message; in Chinese when ``LABCHAIN_LANG=zh-CN`` and ``labchain.i18n`` has it."""
+        text = super().__str__()
+        if os.environ.get("LABCHAIN_LANG", "").strip().lower() in ("", "en"):
+            return text
+        try:
+            from labchain.i18n.messages import translate   # lazy: core imports nothing above it otherwise
+            return translate(text)
+        except Exception:      # a broken catalog must never hide the error being shown
+            return text
 
 
 # --- encoding and addresses -------------------------------------------------------------
