@@ -55,6 +55,10 @@ class UnknownSuiteError(LabchainError, KeyError):
         return self.message
 
 
+class ConfigError(LabchainError, ValueError):
+    """A chain configuration file that cannot be used: names the key, the bad value and what is allowed."""
+
+
 class UnknownNetworkError(LabchainError, KeyError):
     """A network name with no :class:`labchain.params.Params` behind it."""
 

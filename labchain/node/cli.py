@@ -27,7 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run one LabChain node: a P2P listener and a JSON-RPC 2.0 endpoint over HTTP.",
     )
     p.add_argument("--datadir", required=True, type=Path, help="data directory (chain, node.log, ready.json)")
-    p.add_argument("--params", default="regtest", help="network: regtest, lab or main (default regtest)")
+    p.add_argument("--config", "--params", dest="params", default="regtest", metavar="CHAIN",
+                   help="chain configuration: a shipped preset (regtest, lab, main) or a YAML file "
+                        "(docs/ARCHITECTURE.md, 'Chain configuration'; default regtest)")
+    p.add_argument("--config-text", default=None, help=argparse.SUPPRESS)  # YAML itself (containers)
     p.add_argument("--p2p-host", default="127.0.0.1", help="P2P listen address (default 127.0.0.1)")
     p.add_argument("--p2p-port", type=int, default=0, help="P2P port; 0 picks a free one (default)")
     p.add_argument("--rpc-host", default="127.0.0.1", help="JSON-RPC listen address (default 127.0.0.1)")
@@ -49,11 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from labchain.node.node import NodeConfig, parse_mining, run_node
     from labchain.node.process import LOG_FILE
-    from labchain.core.params import get_params
+    from labchain.core.config import chain_params, parse_config
 
     try:
         parse_mining(args.mining)
-        params = get_params(args.params)
+        params = (parse_config(args.config_text, "--config-text").params if args.config_text
+                  else chain_params(args.params))
     except (ValueError, LabchainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up = command("up", cmd_up, "start nodes, connect them, print the node table and LABCHAIN_TESTNET")
     up.add_argument("--nodes", type=int, default=4, help="number of nodes (default 4)")
     up.add_argument("--topology", choices=TOPOLOGIES, default="line", help="who dials whom (default line)")
-    up.add_argument("--params", default="regtest", help="network: regtest or lab (default regtest)")
+    up.add_argument("--config", "--params", dest="params", default="regtest", metavar="CHAIN",
+                    help="chain configuration: a preset (regtest, lab, main) or a YAML file (default regtest)")
     up.add_argument("--backend", choices=sorted(BACKENDS), default="local", help="where nodes run (default local)")
     up.add_argument("--student", default=None,
                     help="student id for the docker backend (labels, network); default: from --dir")

@@ -302,8 +302,11 @@ def node_address(subnet: ipaddress.IPv4Network, index: int) -> str:
 
 def node_command(spec: NodeSpec) -> list[str]:
     """Arguments after the image's ``labchain node`` entrypoint (see docs/ARCHITECTURE.md)."""
+    args = spec.node_args()
+    if "/" in spec.params:  # a chain configuration file of the host: its text goes into the container
+        args += ["--config-text", Path(spec.params).read_text(encoding="utf-8")]
     return ["--datadir", "/data", "--p2p-host", "0.0.0.0", "--p2p-port", str(P2P_PORT),
-            "--rpc-host", "0.0.0.0", "--rpc-port", str(RPC_PORT), *spec.node_args()]
+            "--rpc-host", "0.0.0.0", "--rpc-port", str(RPC_PORT), *args]
 
 
 def create_node(client, settings: DockerSettings, student: str, network, subnet, spec: NodeSpec):

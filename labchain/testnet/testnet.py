@@ -147,13 +147,22 @@ class Testnet:
     def start(cls, nodes: int = 4, topology: str = "line", params: str = "regtest",
               backend: str = "local", dir: str | os.PathLike | None = None, mining: str = "manual",
               owner_pid: int | None | str = "self", timeout: float = 60.0,
-              progress: Any = None, **backend_options: Any) -> Testnet:
+              progress: Any = None, config: str | os.PathLike | None = None,
+              **backend_options: Any) -> Testnet:
         """Start ``nodes`` nodes, connect them, and wait until every node answers and is connected.
 
         ``owner_pid``: nodes exit when that process dies (default: this process; None: never,
         for ``labchain testnet up``). ``progress``: optional callable ``(i, n)`` for a progress bar.
         ``backend_options`` go to the backend's constructor (e.g. ``student="s001"`` for docker).
+        ``config``: a chain configuration, preset name or YAML path (labchain.core.config); it
+        replaces ``params`` and is checked before any node starts.
         """
+        if config is not None:
+            from labchain.core.config import PRESET_DIR, load_config, resolve
+
+            load_config(config)  # a bad file raises ConfigError here, naming the key
+            path = resolve(config)
+            params = str(config) if path.parent == PRESET_DIR else str(path.resolve())
         if not 1 <= nodes <= 64:
             raise TestnetError(f"a testnet has 1 to 64 nodes, not {nodes}", nodes)
         edges = topology_edges(nodes, topology)
