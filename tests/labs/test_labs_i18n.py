@@ -1,0 +1,71 @@
+"""The zh-CN student version: same code, tests and points as the English one, same grades.
+
+The Chinese release is made the way ``labchain-grade generate --lang zh-CN`` makes it: nbgrader
+generates the release, then ``labchain.i18n.catalog.localize_release`` puts its Markdown in
+Chinese. Then lab 01's reference solutions, typed into the Chinese release, earn full marks and
+the untouched Chinese release earns zero. Cost: one generate + two autogrades of lab 01
+(about 15-25 s on 2 loaded cores); the identical-cells check covers every lab (generate only).
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from conftest import lab_ids
+from labchain.i18n.catalog import localize_release, markdown_cells
+from nbgrader_harness import LABS_DIR, LabCourse, cell_errors, fill_solutions, solution_sources
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+CJK = range(0x4E00, 0xA000)
+
+
+def both_releases(root, lab_id):
+    course = LabCourse(root, LABS_DIR / lab_id)
+    result = course.generate()
+    assert result["success"], result.get("error")
+    english = course.release()
+    localize_release(course.root / "source" / lab_id, course.release_path.parent, "zh-CN")
+    return course, english, course.release()
+
+
+def grading_view(nb: dict) -> list:
+    """Everything of a notebook grading depends on: each code cell whole, each cell's type,
+    id and nbgrader metadata (Markdown sources left out)."""
+    out = []
+    for cell in nb["cells"]:
+        cell = copy.deepcopy(cell)
+        if cell["cell_type"] == "markdown":
+            cell.pop("source")
+        out.append(cell)
+    return out
+
+
+@pytest.mark.parametrize("lab_id", lab_ids())
+def test_zh_release_differs_from_en_only_in_markdown(tmp_path, lab_id, interpreter_bin_on_path):
+    course, english, chinese = both_releases(tmp_path, lab_id)
+    assert grading_view(chinese) == grading_view(english)
+    assert chinese["nbformat"] == english["nbformat"]
+    md = list(markdown_cells(chinese))
+    assert md and all(any(ord(c) in CJK for c in cell.source) for cell in md if cell.source.strip())
+    assert not (course.release_path.parent / "i18n").exists()     # catalogs are not handed out
+
+
+@pytest.fixture(scope="module")
+def lab01_zh(tmp_path_factory, interpreter_bin_on_path):
+    course, _, chinese = both_releases(tmp_path_factory.mktemp("zh-01"), "01-hashes-merkle")
+    return course, chinese
+
+
+def test_zh_release_of_lab01_grades_full_marks_with_the_solutions(lab01_zh):
+    course, chinese = lab01_zh
+    result = course.autograde("reference-zh", fill_solutions(chinese, solution_sources(course.source())))
+    assert result.max_score == 20
+    assert result.score == result.max_score, cell_errors(result.notebook)
+
+
+def test_zh_release_of_lab01_grades_zero_untouched(lab01_zh):
+    course, chinese = lab01_zh
+    result = course.autograde("blank-zh", json.loads(json.dumps(chinese)))
+    assert result.max_score == 20 and result.score == 0
