@@ -69,16 +69,21 @@ def _nbgrader_reason(result: dict) -> str:
     return lines[-1] if lines else "nbgrader gave no reason"
 
 
-def generate(course: CourseLike, labs: list[str] | None = None, *, force: bool = False) -> batch.BatchSummary:
+def generate(course: CourseLike, labs: list[str] | None = None, *, force: bool = False,
+             lang: str = "en") -> batch.BatchSummary:
     """Student versions of ``labs`` (all by default) in ``release/`` via nbgrader's API, one
     lab at a time (summary ``release/generate-summary.json``); a lab whose source did not
-    change since it was last generated is skipped."""
+    change since it was last generated is skipped. ``lang="zh-CN"`` puts the Markdown cells in
+    Chinese from ``source/<lab>/i18n/zh-CN.yaml`` (code, tests, points unchanged; docs/labs.md)."""
     from nbgrader.apps.api import NbGraderAPI
+
+    from labchain.i18n import catalog as i18n_catalog, normalize_language
 
     from grading.gradebook import _alembic_on_path
 
     course = _course(course)
     labs = _known_labs(course, labs)
+    lang = normalize_language(lang)
     _alembic_on_path()
     nbapi = NbGraderAPI(coursedir=course.coursedir())
 
@@ -90,10 +95,12 @@ def generate(course: CourseLike, labs: list[str] | None = None, *, force: bool =
         result = nbapi.generate_assignment(lab)
         if not result["success"]:
             raise CourseError(f"nbgrader could not generate {lab}: {_nbgrader_reason(result)}", lab)
+        i18n_catalog.localize_release(course.dir("source") / lab, course.dir("release") / lab, lang)
         return [course.release(lab, nb) for nb in course.notebooks(lab)]
 
     return batch.run("generate", labs, one, force=force,
-                     fingerprint=lambda lab: batch.file_digest(*sources(lab)),
+                     fingerprint=lambda lab: batch.file_digest(*sources(lab),
+                                                               extra="" if lang == "en" else lang),
                      summary_path=course.dir("release") / f"generate{batch.SUMMARY_SUFFIX}")
 
 

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     _course_arg(p)
     p.add_argument("labs", nargs="*", metavar="LAB", help="labs to generate (default: all)")
     p.add_argument("--force", action="store_true", help="regenerate labs whose source did not change")
+    p.add_argument("--lang", choices=["en", "zh-CN"], default="en",
+                   help="language of the Markdown cells of the student version (default: en); code, "
+                        "tests and points are the same in both")
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("collect", help="import submissions from a folder tree or an LMS zip")
@@ -118,7 +121,7 @@ def _summary(summary) -> int:
 
 def _generate(a) -> int:
     from grading import api
-    summary = api.generate(a.course, a.labs or None, force=a.force)
+    summary = api.generate(a.course, a.labs or None, force=a.force, lang=a.lang)
     for r in summary.results:
         if r.status == "done":
             print(f"generated {r.item}")

@@ -69,3 +69,29 @@ def test_zh_release_of_lab01_grades_zero_untouched(lab01_zh):
     course, chinese = lab01_zh
     result = course.autograde("blank-zh", json.loads(json.dumps(chinese)))
     assert result.max_score == 20 and result.score == 0
+
+
+def test_labchain_grade_generate_lang_makes_the_chinese_student_version(tmp_path, interpreter_bin_on_path):
+    """The instructor's command: ``labchain-grade init`` then ``generate --lang zh-CN``, then ``en``
+    again (a language change regenerates even though the source did not change)."""
+    import subprocess
+    import sys
+
+    def grade(*args):
+        done = subprocess.run([sys.executable, "-m", "grading.cli", *args], capture_output=True, text=True,
+                              timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    course = tmp_path / "course"
+    grade("init", str(course), "--labs-dir", str(LABS_DIR), "--lab", "01-hashes-merkle")
+    release = course / "release" / "01-hashes-merkle" / "01-hashes-merkle.ipynb"
+    grade("generate", "--course", str(course), "--lang", "zh-CN")
+    chinese = json.loads(release.read_text(encoding="utf-8"))
+    assert chinese["cells"][0]["source"].startswith("# 实验 01")
+    assert chinese["metadata"]["labchain"] == {"language": "zh-CN"}
+    grade("generate", "--course", str(course), "--lang", "en")
+    english = json.loads(release.read_text(encoding="utf-8"))
+    assert "".join(english["cells"][0]["source"]).startswith("# Lab 01")
+    assert grading_view(english) == grading_view(chinese)
+    assert (LABS_DIR / "01-hashes-merkle" / "i18n" / "zh-CN.yaml").is_file()   # source untouched
