@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## make lab: local 4-node testnet + JupyterLab on labs/ (stops the testnet on exit)
+## make lab LAB_LANG=zh-CN: the same with the notebooks' text and labchain's errors in Chinese
+## (LAB_LANG, not LANG: LANG is the locale variable every shell already sets)
+LAB_LANG ?= en
 lab: $(STAMP)
-	PY=$(PY) bash scripts/lab.sh
+	PY=$(PY) LAB_LANG=$(LAB_LANG) bash scripts/lab.sh
 
 ## make test: set up and run every test
 test: $(STAMP)

@@ -20,6 +20,15 @@ stop_testnet  # a testnet left by an earlier, killed session
     --dir "$TESTNET_DIR" --owner-pid $$
 export LABCHAIN_TESTNET="$PWD/$TESTNET_DIR/testnet.json"
 echo "Notebooks reach the testnet through LABCHAIN_TESTNET=$LABCHAIN_TESTNET"
+# LAB_LANG=zh-CN: Chinese copies of the notebooks in var/lab-zh-CN/ (made once; a notebook
+# already there is kept, with the student's work) and labchain's errors in Chinese.
+LAB_LANG=${LAB_LANG:-en}
+LAB_DIR=labs/
+if [ "$LAB_LANG" != en ]; then
+    LAB_DIR="var/lab-$LAB_LANG/"
+    "$PY" -m labchain.i18n localize-labs labs "$LAB_DIR" --lang "$LAB_LANG"
+    export LABCHAIN_LANG="$LAB_LANG"
+fi
 extra=()
 [ "$(id -u)" = 0 ] && extra+=(--allow-root)  # containers and CI run as root
-"$PY" -m jupyter lab labs/ "${extra[@]}" "$@"
+"$PY" -m jupyter lab "$LAB_DIR" "${extra[@]}" "$@"

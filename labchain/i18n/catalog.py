@@ -213,15 +213,28 @@ def localize_file(notebook: str | Path, language: str, output: str | Path | None
 
 def localize_labs(labs_dir: str | Path, output_dir: str | Path, language: str) -> list[Path]:
     """Copy every ``labs/<id>/`` to ``output_dir/<id>/`` with its notebook in ``language``
-    (the catalogs themselves are not copied). Used by ``make lab LAB_LANG=zh-CN``."""
+    (the catalogs themselves are not copied). Used by ``make lab LAB_LANG=zh-CN``.
+
+    A file already in ``output_dir`` is kept as it is, so a student's work in a notebook
+    survives the next ``make lab``; delete the folder to get fresh copies. Returns the
+    notebooks written now."""
     labs_dir, output_dir = Path(labs_dir), Path(output_dir)
+    language = normalize_language(language)
     written = []
     for lab in sorted(p for p in labs_dir.iterdir() if (p / f"{p.name}.ipynb").is_file()):
         target = output_dir / lab.name
-        shutil.copytree(lab, target, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("i18n", ".ipynb_checkpoints", "__pycache__"))
-        written.append(localize_file(lab / f"{lab.name}.ipynb", language, target / f"{lab.name}.ipynb"))
+        notebook = target / f"{lab.name}.ipynb"
+        if notebook.exists():
+            continue
+        skip = shutil.ignore_patterns("i18n", ".ipynb_checkpoints", "__pycache__", notebook.name)
+        shutil.copytree(lab, target, dirs_exist_ok=True, copy_function=_copy_if_absent, ignore=skip)
+        written.append(localize_file(lab / f"{lab.name}.ipynb", language, notebook))
     return written
+
+
+def _copy_if_absent(src: str, dst: str) -> None:
+    if not Path(dst).exists():
+        shutil.copy2(src, dst)
 
 
 def stamp(notebook: str | Path, language: str, accept: tuple[str, ...] = (), catalog: str | Path | None = None) -> Path:

@@ -129,3 +129,18 @@ def test_glossary_flags_a_translation_without_the_standard_term():
     assert [t.chinese for t in bad] == ["默克尔树"]
     assert gl.violations(terms, "The hash rate of `hash(x)`.", "算力。") == []   # code spans and longer terms
     assert gl.violations(terms, "Two double-spends.", "两次双花。") == []
+
+
+def test_localize_labs_makes_chinese_copies_once_and_keeps_a_students_work(tmp_path):
+    """``make lab LAB_LANG=zh-CN``: every shipped lab in Chinese; a second run loses no edit."""
+    out = tmp_path / "lab-zh-CN"
+    written = cat.localize_labs(REPO / "labs", out, "zh-CN")
+    labs = sorted(p.name for p in (REPO / "labs").iterdir() if (p / f"{p.name}.ipynb").is_file())
+    assert sorted(p.parent.name for p in written) == labs
+    first = out / labs[0] / f"{labs[0]}.ipynb"
+    nb = json.loads(first.read_text(encoding="utf-8"))
+    assert nb["cells"][0]["source"].startswith("# 实验 01") and not (out / labs[0] / "i18n").exists()
+    nb["cells"][1]["source"] = "# my work"
+    first.write_text(json.dumps(nb), encoding="utf-8")
+    assert cat.localize_labs(REPO / "labs", out, "zh-CN") == []
+    assert json.loads(first.read_text(encoding="utf-8"))["cells"][1]["source"] == "# my work"
