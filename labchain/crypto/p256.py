@@ -450,6 +450,14 @@ class Address:
                 f"address {text!r} has a bad checksum: it was probably mistyped", text
             )
         if payload[0] != ADDRESS_VERSION:
+            from labchain.crypto.suite import suite_for_version
+
+            other = suite_for_version(payload[0])
+            if other is not None:
+                raise AddressError(
+                    f"address {text!r} is an address of the {other.name} crypto suite (version byte "
+                    f"0x{payload[0]:02x}), but this chain uses p256-sha256 (0x{ADDRESS_VERSION:02x}): "
+                    "coins cannot move between chains of different suites", text)
             raise AddressError(
                 f"address {text!r} has version byte 0x{payload[0]:02x}, not LabChain's "
                 f"0x{ADDRESS_VERSION:02x}: it belongs to another network", text

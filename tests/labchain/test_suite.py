@@ -56,3 +56,21 @@ def test_suite_checks_secrets_and_seed_phrases():
     with pytest.raises(InvalidKeyError, match="seed phrase"):
         suite.secret_from_seed("")
     assert isinstance(suite, Suite) and isinstance(suite.address(suite.public_key(5)), Address)
+
+
+def test_an_address_of_another_registered_suite_says_which_suite_it_belongs_to():
+    from labchain.crypto import b58encode
+    from labchain.crypto import suite as registry
+    from labchain.errors import AddressError
+
+    base = type(get_suite("p256-sha256"))
+    other = type("OtherSuite", (base,), {"name": "other-test-suite", "address_version": 0x3F})()
+    register_suite(other)
+    try:
+        payload = bytes([0x3F]) + b"\x07" * 20
+        text = b58encode(payload + hash256(payload)[:4])
+        with pytest.raises(AddressError, match=r"is an address of the other-test-suite crypto suite "
+                                               r"\(version byte 0x3f\), but this chain uses p256-sha256"):
+            Address.from_string(text)
+    finally:
+        registry._registry.pop("other-test-suite")
