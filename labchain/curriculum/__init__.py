@@ -15,6 +15,7 @@ Modules
     :mod:`.model`     load the YAML into frozen records, with errors that name file, line and path
     :mod:`.notebook`  read the graded cells and objective tags of an nbgrader source notebook
     :mod:`.check`     every rule that ties the course file to the lab notebooks
+    :mod:`.translations`  the zh-CN rules: every cell and objective translated, current, on-glossary
     :mod:`.syllabus`  render ``curriculum/SYLLABUS.md``
     :mod:`.cli`       ``labchain curriculum check|build``
 """
