@@ -300,9 +300,11 @@ def localize_release(source_dir: str | Path, release_dir: str | Path, language: 
     source_dir, release_dir = Path(source_dir), Path(release_dir)
     language = normalize_language(language)
     shutil.rmtree(release_dir / "i18n", ignore_errors=True)
+    if language == SOURCE_LANGUAGE:              # nbgrader's release is already English: keep its bytes
+        return sorted(release_dir.glob("*.ipynb"))
     written = []
     for notebook in sorted(release_dir.glob("*.ipynb")):
-        cat = None if language == SOURCE_LANGUAGE else load_catalog(catalog_path(source_dir, language))
+        cat = load_catalog(catalog_path(source_dir, language))
         nb = _read_notebook(notebook)
         notebook.write_text(json.dumps(localize(nb, cat), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         written.append(notebook)

@@ -13,12 +13,13 @@ import json
 
 import pytest
 
-from conftest import lab_ids
 from labchain.i18n.catalog import localize_release, markdown_cells
 from nbgrader_harness import LABS_DIR, LabCourse, cell_errors, fill_solutions, solution_sources
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 CJK = range(0x4E00, 0xA000)
+#: every shipped lab (not imported from conftest: ``conftest`` names another module in a full run)
+LAB_IDS = sorted(p.name for p in LABS_DIR.iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
 def both_releases(root, lab_id):
@@ -42,7 +43,7 @@ def grading_view(nb: dict) -> list:
     return out
 
 
-@pytest.mark.parametrize("lab_id", lab_ids())
+@pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_zh_release_differs_from_en_only_in_markdown(tmp_path, lab_id, interpreter_bin_on_path):
     course, english, chinese = both_releases(tmp_path, lab_id)
     assert grading_view(chinese) == grading_view(english)
