@@ -199,10 +199,7 @@ def _notebook_rules(course: Course, lab: Lab) -> list[Problem]:
 
 
 def _rel(course: Course, path: Path) -> str:
-    try:
-        return str(path.relative_to(course.root))
-    except ValueError:
-        return str(path)
+    return course.relative(path)
 
 
 def _num(x: float) -> str:

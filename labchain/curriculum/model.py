@@ -112,6 +112,13 @@ class Course:
     def notebook_path(self, lab_id: str) -> Path:
         return self.root / "labs" / lab_id / f"{lab_id}.ipynb"
 
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the repository root when it is inside it (for messages)."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
     def problem(self, where: str, message: str) -> Problem:
         """A problem located at YAML path ``where`` (or the nearest enclosing path with a line)."""
         return Problem(_display(self.path), where, message, _line_for(self.lines, where))

@@ -76,10 +76,10 @@ def notebook_rules(course: Course, lab: Lab) -> list[Problem]:
     except (OSError, json.JSONDecodeError):
         return []                                # the notebook rules report it
     path = cat.catalog_path(nb_path.parent, "zh-CN")
-    file = _rel(course, path)
+    file = course.relative(path)
     if not path.is_file():
         return [Problem(file, "", f"lab {lab.id} has no zh-CN translation catalog (MISSING); "
-                                  f"every Markdown cell of {_rel(course, nb_path)} needs one")]
+                                  f"every Markdown cell of {course.relative(nb_path)} needs one")]
     try:
         catalog = cat.load_catalog(path)
     except TranslationError as exc:
@@ -97,10 +97,3 @@ def notebook_rules(course: Course, lab: Lab) -> list[Problem]:
                                  f"the English uses {'/'.join(term.english)!r} but the translation lacks the "
                                  f"glossary term {term.chinese!r} ({GLOSSARY}:{term.line})"))
     return p
-
-
-def _rel(course: Course, path: Path) -> str:
-    try:
-        return str(path.relative_to(course.root))
-    except ValueError:
-        return str(path)
