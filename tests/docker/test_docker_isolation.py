@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import urllib.error
 import urllib.request
 
@@ -19,6 +18,7 @@ import pytest
 from labchain.testnet import docker as backend
 
 from dockerkit import PROBE, listener, probe, wait_until
+from needs import needs_root
 
 PORT = 18443
 
@@ -59,7 +59,7 @@ def test_student_container_cannot_reach_beyond_its_network(docker_client, node_i
     assert probe(docker_client, node_image.tag, sid, f"lc-{sid}", [target]) == {target: "blocked"}
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the host firewall rules need root")
+@needs_root   # the host firewall rules
 def test_student_container_cannot_reach_the_host(docker_client, node_image, student_ids, host_listener):
     port, seen = host_listener
     (sid,) = student_ids(1)
@@ -77,7 +77,7 @@ def test_student_container_cannot_reach_the_host(docker_client, node_image, stud
     assert seen == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the host firewall rules need root")
+@needs_root   # the host firewall rules
 def test_lab_reaches_its_own_nodes_only_and_serves_jupyter_with_a_token(
         docker_client, lab_image, student_ids, host_listener):
     port, seen = host_listener

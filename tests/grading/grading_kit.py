@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from needs import mandatory
 
 from grading import api
 from grading.course import Course
@@ -33,7 +34,7 @@ def sandbox_kinds() -> list:
     reason = docker_available()
     if reason is None:
         return ["os", "container"]
-    if os.environ.get("LABCHAIN_REQUIRE_DOCKER") == "1":
+    if mandatory("docker"):   # LABCHAIN_REQUIRE_ALL / LABCHAIN_REQUIRE_DOCKER: fail, not skip
         return ["os", pytest.param("container", marks=pytest.mark.docker)]
     return ["os", pytest.param("container", marks=pytest.mark.skip(reason=f"no container sandbox: {reason}"))]
 

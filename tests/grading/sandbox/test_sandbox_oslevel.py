@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from sandbox_helpers import IS_ROOT
+from needs import needs_root
 
 # The parent forks, then exits at once; the child waits until the parent is gone and only
 # then asks to die with it, which is the losing side of the race, made certain.
@@ -95,7 +95,7 @@ os._exit(0)
 """
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="a new pid namespace needs root")
+@needs_root   # a new pid namespace needs root
 def test_a_pid_namespace_init_dies_with_its_parent(tmp_path):
     """What the submission's init relies on (its exit then ends the whole namespace)."""
     assert _run_race(tmp_path, "namespace-init", NAMESPACE_INIT) is False

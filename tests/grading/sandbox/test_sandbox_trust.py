@@ -17,18 +17,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import IS_ROOT, LIMITS, notebook, outputs, search_source
+from needs import needs_root, unavailable
+from sandbox_helpers import LIMITS, notebook, outputs, search_source
 
 from grading.sandbox import docker_available, make_executor
 
 pytestmark = pytest.mark.slow   # real kernels
 
 SECRET = "labchain-test-secret-7f3a9c"
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="namespaces need root")   # -> require("root")
-
-
-def unavailable(what, reason):
-    pytest.skip(reason)   # -> the shared require helper
 
 
 def _crash_after(source: str):
