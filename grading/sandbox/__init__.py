@@ -33,8 +33,12 @@ Interface::
   scratch directory, which is its cwd and $HOME); other keys (nbconvert's) are ignored.
 - ``env``: extra environment variables for every kernel (the rest is a clean environment).
 - ``hide_paths``: directories covered by an empty tmpfs inside the OS sandbox (give the course
-  directory: gradebook, source, other submissions). /root and /home are always hidden;
-  a container sees no host files but its worker's scratch directory.
+  directory: gradebook, source, other submissions). /root, /home, the real paths of the
+  hidden paths and of directory symlinks in them, and the grader's own checkout are always
+  hidden; everything but the scratch directory and a private /tmp is read-only. A container
+  sees no host files but its worker's scratch directory.
+- ``allow_unsandboxed``: without root the OS sandbox is rlimits only; ``make_executor``
+  refuses (``SandboxError``) unless this is True, and ``executor.unsandboxed`` says why.
 - Every submission runs in a fresh process forked from a per-worker zygote that has already
   imported ipykernel, IPython, numpy, matplotlib (Agg) and labchain: no state can leak between
   submissions, and kernel start-up costs a fork instead of an interpreter start.

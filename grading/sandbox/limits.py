@@ -37,7 +37,8 @@ class Limits:
         512, "memory (MiB) student code may allocate on top of the ready kernel (RLIMIT_AS; "
              "a container's memory limit is this plus 512 MiB for the kernel)")
     cpu_seconds: int = _opt(
-        60, "CPU seconds for the kernel process (RLIMIT_CPU); counts all its threads")
+        60, "CPU seconds for the whole submission, all its processes and threads together "
+            "(its cgroup, checked each second; RLIMIT_CPU per process as a backstop)")
     max_processes: int = _opt(
         64, "processes+threads of one submission (pids cgroup or container pids limit; "
             "RLIMIT_NPROC per user otherwise); the kernel itself needs about 10")
@@ -85,6 +86,8 @@ class ExecResult:
     seconds: float
     kernel_reused_zygote: bool
     kind: str = "os"
+    #: what the runtime guard found changed before or during test cells (grading/sandbox/guard.py)
+    tampered: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
