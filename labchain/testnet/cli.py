@@ -11,7 +11,8 @@ Examples::
     labchain testnet down
 
 Every command but ``up`` finds the testnet through ``--dir``, else ``LABCHAIN_TESTNET``, else
-the default directory. Exit codes: 0 success, 1 a LabChain error (printed), 2 bad arguments.
+the running ``make lab`` session's testnet (``labchain.testnet.session``), else the default
+directory. Exit codes: 0 success, 1 a LabChain error (printed), 2 bad arguments.
 """
 from __future__ import annotations
 
@@ -72,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _locate(args: argparse.Namespace) -> str:
     if args.dir is not None:
         return str(args.dir)
-    return os.environ.get(ENV_VAR) or str(DEFAULT_DIR)
+    from labchain.testnet.session import recorded_testnet  # the one `make lab` started
+
+    return os.environ.get(ENV_VAR) or recorded_testnet() or str(DEFAULT_DIR)
 
 
 def _connect(args: argparse.Namespace) -> Testnet:
