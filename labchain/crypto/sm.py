@@ -3,7 +3,7 @@
 Hash SM3 (:mod:`labchain.crypto.sm3`), signatures SM2 with the default signer ID
 ``1234567812345678`` (:mod:`labchain.crypto.sm2`), the combination ChainMaker calls
 ``crypto.hash: SM3`` + ``pk_algo: sm2`` and FISCO BCOS builds with ``build_chain.sh -g``.
-SM4 (:mod:`labchain.crypto.sm4`) encrypts wallet key files (:mod:`labchain.keyfile`).
+SM4 (:mod:`labchain.crypto.sm4`) encrypts wallet key files (:mod:`labchain.crypto.keyfile`).
 
 Terminology
 -----------

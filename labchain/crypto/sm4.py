@@ -4,7 +4,7 @@ A 128-bit block cipher with a 128-bit key (the national counterpart of AES-128).
 implementations:
 
 * :func:`gcm_encrypt` / :func:`gcm_decrypt` -- what LabChain uses (wallet key files at rest,
-  :mod:`labchain.keyfile`): SM4 in Galois/Counter Mode (authenticated encryption, as in
+  :mod:`labchain.crypto.keyfile`): SM4 in Galois/Counter Mode (authenticated encryption, as in
   RFC 8998's TLS_SM4_GCM_SM3) by OpenSSL through the ``cryptography`` package.
 * :func:`encrypt_block` / :func:`decrypt_block` -- the standard written out for labs: the
   S-box ``tau``, the linear maps ``L``/``L'``, the key schedule with FK and CK, and the 32

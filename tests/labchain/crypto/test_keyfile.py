@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from labchain.keyfile import (KeyFileError, WrongPassphraseError, change_passphrase, read_key_file,
+from labchain.crypto.keyfile import (KeyFileError, WrongPassphraseError, change_passphrase, read_key_file,
                               write_key_file)
 
 SECRET = bytes(range(32))
