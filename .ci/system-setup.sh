@@ -22,6 +22,11 @@ fi
 id -u labchain-sandbox >/dev/null 2>&1 || useradd --system --no-create-home \
   --home-dir /nonexistent --shell /usr/sbin/nologin --user-group labchain-sandbox
 
+# --- Prometheus for tests/labchain/node/test_node_metrics.py (docs/monitoring.md): only the
+# binary; no server is started here, the test runs its own on loopback with a temp config.
+if ! [ -x /usr/bin/prometheus ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 # --- Docker engine and images for the container tests (tests/docker; see docs/docker.md).
 # docker.io's dockerd (started here if none answers), debootstrap for the base image; then the
 # images are built from this checkout (the base image is reused when cached; no Docker Hub).

@@ -5,7 +5,7 @@ reason when the machine lacks it, and FAILS it instead when the run must not ski
 
 - ``LABCHAIN_REQUIRE_ALL=1`` (set by ``.ci/run``): every requirement is mandatory;
 - ``LABCHAIN_REQUIRE_DOCKER=1`` (the older switch, kept as an alias for Docker alone);
-- ``CI=true``: PostgreSQL is mandatory (as before).
+- ``CI=true``: PostgreSQL and Prometheus are mandatory (as before for PostgreSQL).
 
 So a CI run cannot pass with the root-only isolation tests quietly skipped.
 """
@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-KINDS = ("docker", "postgres", "root")
+KINDS = ("docker", "postgres", "root", "prometheus")
 
 
 def mandatory(kind: str) -> bool:
@@ -25,7 +25,7 @@ def mandatory(kind: str) -> bool:
     env = os.environ
     return (env.get("LABCHAIN_REQUIRE_ALL") == "1"
             or (kind == "docker" and env.get("LABCHAIN_REQUIRE_DOCKER") == "1")
-            or (kind == "postgres" and env.get("CI") == "true"))
+            or (kind in ("postgres", "prometheus") and env.get("CI") == "true"))
 
 
 def unavailable(kind: str, reason: str) -> None:
@@ -50,6 +50,13 @@ def require(kind: str) -> None:
             backend.connect()
         except backend.DockerUnavailableError as exc:
             unavailable("docker", str(exc))
+        return
+    if kind == "prometheus":  # Debian's prometheus package (.ci/system-setup.sh installs it)
+        import shutil
+
+        if not (shutil.which("prometheus") or os.path.exists("/usr/bin/prometheus")):
+            unavailable("prometheus", "no prometheus binary on PATH or at /usr/bin/prometheus "
+                                      "(apt-get install prometheus)")
         return
     raise ValueError(f"require({kind!r}): use the postgres_db fixture for PostgreSQL")
 

@@ -197,6 +197,13 @@ def register(subparsers) -> None:
         p.add_argument("--student", action="append", help="only this student (repeatable)")
         p.add_argument("--parallel", type=int, default=8)
         p.set_defaults(func=_cmd_status if name == "status" else _cmd_down)
+    mon = sub.add_parser("monitor-config", help="print a prometheus.yml scraping every student's "
+                         "nodes (see docs/monitoring.md)")
+    mon.add_argument("--roster", help="only these students (default: every student on this engine)")
+    mon.add_argument("--student", action="append", help="only this student (repeatable)")
+    mon.add_argument("--parallel", type=int, default=8)
+    mon.add_argument("--interval", type=float, default=15.0, help="scrape interval in seconds (default 15)")
+    mon.set_defaults(func=_cmd_monitor_config)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
@@ -241,4 +248,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
             raise backend.UnknownStudentError(f"no testnet for: {', '.join(missing)}", missing)
     result, statuses = class_status(ids, args.parallel)
     print(format_status(statuses, result.failed))
+    return 0 if result.ok else 1
+
+
+def _cmd_monitor_config(args: argparse.Namespace) -> int:
+    from labchain.node.metrics import scrape_config
+
+    result, statuses = class_status(_selected(args), args.parallel)
+    print(scrape_config({sid: [(n.index, n.rpc) for n in st.nodes] for sid, st in statuses.items()},
+                        args.interval), end="")
+    for sid, message in sorted(result.failed.items()):
+        print(f"  {sid}: not in the config: {message}", file=sys.stderr)
     return 0 if result.ok else 1

@@ -63,6 +63,7 @@ from labchain.node.messages import (
     TxMsg,
     Version,
 )
+from labchain.node.metrics import NodeMetrics
 from labchain.node.p2p import MAX_PEERS, P2PNetwork, Peer
 from labchain.node.process import READY_FILE, process_alive
 from labchain.node.rpc import Code, RpcError, RpcServer
@@ -178,6 +179,8 @@ class Node:
         from labchain.node.methods import build_methods  # the RPC table needs the Node type
 
         self.rpc = RpcServer(build_methods(self), config.rpc_host, config.rpc_port)
+        self.metrics = NodeMetrics(self)  # counted here, served at GET /metrics by the RPC server
+        self.rpc.metrics = self.p2p.metrics = self.metrics
         self.snapshots: dict[int, tuple[bytes, list[Transaction]]] = {}
         self._next_snapshot = 1
         self._stopping: asyncio.Event | None = None
@@ -422,11 +425,13 @@ class Node:
             # header only. Blocks whose failure the hash does commit to (a body that matches
             # its Merkle root but breaks a rule) the chain itself keeps as "invalid".
             log.warning("rejected block %s from %s: %s", h.hex()[:16], peer, exc)
+            self.metrics.block_rejected(exc)
             settled = getattr(exc, "update", None)  # a reorg that failed half-way moved the tip
             if settled is not None and settled.tip_changed:
                 await self.after_update(settled, source=peer)
             peer.misbehaving(_score(BLOCK_SCORES, exc), f"invalid block: {exc}")
             return
+        self.metrics.block_accepted(update.status)
         if update.status == "orphan":
             log.info("block %s from %s has an unknown parent: asking for the missing blocks",
                      h.hex()[:16], peer)
@@ -455,9 +460,11 @@ class Node:
             if points:
                 self._remember_rejected(tx.txid)
             log.info("rejected transaction %s from %s: %s", tx.txid.hex()[:16], peer, exc)
+            self.metrics.tx_rejected(exc)
             peer.misbehaving(points, f"invalid transaction: {exc}")
             return
         log.info("accepted transaction %s from %s", tx.txid.hex()[:16], peer)
+        self.metrics.tx_accepted("peer")
         await self.announce(INV_TX, [tx.txid], exclude=peer)
 
     def _remember_rejected(self, h: bytes) -> None:
@@ -478,6 +485,7 @@ class Node:
     # -- relay ------------------------------------------------------------------------------
     async def after_update(self, update, source: Peer | None = None) -> None:
         """Bring the mempool up to date after a chain change and tell peers about it."""
+        self.metrics.chain_updated(update)
         if update.tip_changed:
             self.mempool.update(update)
             self._abort_solve.set()  # any block being mined builds on an old tip
@@ -506,7 +514,12 @@ class Node:
     # -- operations used by RPC methods ------------------------------------------------------
     async def submit_transaction(self, tx: Transaction) -> bytes:
         """Add a transaction from RPC to the mempool, relay it, and mine it in instant mode."""
-        txid = self.mempool.add(tx)
+        try:
+            txid = self.mempool.add(tx)
+        except errors.TxValidationError as exc:
+            self.metrics.tx_rejected(exc)
+            raise
+        self.metrics.tx_accepted("rpc")
         log.info("accepted transaction %s from RPC", txid.hex()[:16])
         await self.announce(INV_TX, [txid])
         if self.mining_mode == "instant":
@@ -541,6 +554,7 @@ class Node:
             # the very same block exists already (e.g. it was invalidated): change its time
             timestamp = header.timestamp + 1
         update = self.chain.add_block(block)
+        self.metrics.block_accepted(update.status)
         log.info("mined block %s height %d with %d transaction(s)", block.hash.hex(),
                  self.chain.height, len(block.transactions))
         await self.after_update(update)

@@ -129,6 +129,8 @@ class Peer:
             return
         frame = encode_message(message)
         self.bytes_sent += len(frame)
+        if self.network.metrics is not None:
+            self.network.metrics.p2p("out", message.COMMAND, len(frame))
         try:
             self.writer.write(frame)
             await asyncio.wait_for(self.writer.drain(), SEND_TIMEOUT_SECONDS)
@@ -178,6 +180,8 @@ class Peer:
 
 class P2PNetwork:
     """The listening socket, every peer connection, and the reconnect loop."""
+
+    metrics = None   # a labchain.node.metrics.NodeMetrics, set by the node: bytes per command
 
     def __init__(self, handler: MessageHandler, host: str = "127.0.0.1", port: int = 0,
                  max_peers: int = MAX_PEERS) -> None:
@@ -348,7 +352,10 @@ class P2PNetwork:
             return None
         peer.bytes_received += LENGTH.size + length
         try:
-            return decode_message(payload)
+            message = decode_message(payload)
+            if self.metrics is not None:
+                self.metrics.p2p("in", message.COMMAND, LENGTH.size + length)
+            return message
         except UnknownMessageError as exc:  # maybe a newer peer: tolerate a few
             peer.misbehaving(UNKNOWN_MESSAGE_SCORE, str(exc))
             return None if peer.closed else await self._read(peer)

@@ -25,6 +25,7 @@ import inspect
 import json
 import logging
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass
 from enum import IntEnum
@@ -199,6 +200,7 @@ class RpcServer:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.requests = 0
+        self.metrics = None   # a labchain.node.metrics.NodeMetrics: GET /metrics and RPC timing
 
     @property
     def url(self) -> str:
@@ -224,9 +226,12 @@ class RpcServer:
                 if request is None:
                     break
                 status, body, keep_alive = request
+                content_type = "application/json"
                 if status == 200:
                     body = await self.handle_body(body)
-                _write_http_response(writer, status, body, keep_alive)
+                elif status == GET_METRICS:
+                    status, body, content_type = self._metrics_response()
+                _write_http_response(writer, status, body, keep_alive, content_type)
                 await writer.drain()
                 if not keep_alive:
                     break
@@ -258,8 +263,31 @@ class RpcServer:
             return _dump([r for r in responses if r is not None] or None)
         return _dump(await self.call(request))
 
+    def _metrics_response(self) -> tuple[int, bytes, str]:
+        if self.metrics is None:
+            return 404, _dump(_error_response(None, RpcError(
+                Code.INVALID_REQUEST, "this server has no metrics"))), "application/json"
+        try:
+            body, content_type = self.metrics.exposition()
+        except Exception as exc:  # a bug: say so, keep serving
+            log.exception("internal error writing /metrics")
+            return 500, _dump(_error_response(None, RpcError(
+                Code.INTERNAL_ERROR, f"internal error in /metrics: {type(exc).__name__}: {exc}"))), \
+                "application/json"
+        return 200, body, content_type
+
     async def call(self, request: Any) -> dict | None:
-        """Run one JSON-RPC request object; never raises."""
+        """Run one JSON-RPC request object; never raises. Timed per method for /metrics."""
+        if self.metrics is None:
+            return await self._call(request)
+        start = time.perf_counter()
+        response = await self._call(request)
+        name = request.get("method") if isinstance(request, dict) else None
+        self.metrics.rpc_call(name if isinstance(name, str) and name in self.methods else "unknown",
+                              time.perf_counter() - start, bool(response and "error" in response))
+        return response
+
+    async def _call(self, request: Any) -> dict | None:
         self.requests += 1
         if not isinstance(request, dict):
             return _error_response(None, RpcError(Code.INVALID_REQUEST,
@@ -366,6 +394,8 @@ async def _read_http_request(reader: asyncio.StreamReader) -> tuple[int, bytes, 
         return 431, _dump(_error_response(None, RpcError(Code.INVALID_REQUEST, "too many headers"))), False
     version = parts[2] if len(parts) == 3 else "HTTP/1.0"
     keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+    if len(parts) == 3 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
+        return GET_METRICS, b"", keep_alive   # Prometheus scrapes (GET, no body)
     if len(parts) != 3 or parts[0] != "POST":
         return 405, _dump(_error_response(None, RpcError(
             Code.INVALID_REQUEST, "send JSON-RPC requests with HTTP POST"))), False
@@ -381,15 +411,19 @@ async def _read_http_request(reader: asyncio.StreamReader) -> tuple[int, bytes, 
     return 200, body, keep_alive
 
 
-_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 405: "Method Not Allowed",
-            413: "Payload Too Large", 431: "Request Header Fields Too Large"}
+#: the status :func:`_read_http_request` gives a ``GET /metrics`` (not an HTTP status)
+GET_METRICS = 0
+
+_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            413: "Payload Too Large", 431: "Request Header Fields Too Large", 500: "Internal Server Error"}
 
 
-def _write_http_response(writer: asyncio.StreamWriter, status: int, body: bytes, keep_alive: bool) -> None:
+def _write_http_response(writer: asyncio.StreamWriter, status: int, body: bytes, keep_alive: bool,
+                         content_type: str = "application/json") -> None:
     if status == 200 and not body:
         status = 204
     head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
             f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
     writer.write(head.encode() + body)
 

@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     logs.add_argument("node", type=int)
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
     command("env", cmd_env, "print `export LABCHAIN_TESTNET=...` for a running testnet")
+    mon = command("monitor-config", cmd_monitor_config,
+                  "print a prometheus.yml that scrapes every node's /metrics (see docs/monitoring.md)")
+    mon.add_argument("--interval", type=float, default=5.0, help="scrape interval in seconds (default 5)")
 
 
 def _locate(args: argparse.Namespace) -> str:
@@ -123,6 +126,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(repr(net))
         print(net.table())
+    return 0
+
+
+def cmd_monitor_config(args: argparse.Namespace) -> int:
+    from labchain.node.metrics import scrape_config
+
+    net = _connect(args)
+    print(scrape_config({"local": [(n.index, n.rpc_url) for n in net.nodes]}, args.interval), end="")
     return 0
 
 
