@@ -62,6 +62,8 @@ def test_a_node_serves_prometheus_text_that_counts_its_work(start_node):
     assert got[("labchain_mempool_transactions", ())] == 1
     assert got[("labchain_mempool_bytes", ())] > 100
     assert got[("labchain_transactions_accepted_total", (("source", "rpc"),))] == 1
+    # serving /metrics loaded no TLS into the node (see labchain/node/__main__.py)
+    assert "/_ssl." not in Path(f"/proc/{node.pid}/maps").read_text()
 
 
 def test_other_get_paths_are_still_refused_and_the_node_keeps_serving(node):
@@ -71,9 +73,14 @@ def test_other_get_paths_are_still_refused_and_the_node_keeps_serving(node):
     assert node.rpc.getblockcount() == 0
 
 
-def test_scrape_config_refuses_a_url_without_a_port():
+def test_scrape_config_labels_targets_and_refuses_what_prometheus_would():
+    text = scrape_config({"alice": [(0, "http://10.0.0.2:18443/")]}, interval=1.5)
+    assert "scrape_interval: 1500ms" in text and '"10.0.0.2:18443"' in text
+    assert 'testnet: "alice", node: "0"' in text
     with pytest.raises(ValueError, match="no host:port"):
         scrape_config({"alice": [(0, "http://10.0.0.2/")]})
+    with pytest.raises(ValueError, match="must be positive"):
+        scrape_config({}, interval=0)
 
 
 # --- a real Prometheus server -------------------------------------------------------------
