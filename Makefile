@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv lab test bench images clean
+.PHONY: venv lab lab-instructor test bench images clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## make lab: local 4-node testnet + JupyterLab on labs/ (stops the testnet on exit)
+## make lab: the student view -- JupyterLab on var/student/ (student versions of labs/, made by
+## nbgrader; your work there is kept) + a local 4-node testnet (stops on exit)
 ## make lab LAB_LANG=zh-CN: the same with the notebooks' text and labchain's errors in Chinese
 ## (LAB_LANG, not LANG: LANG is the locale variable every shell already sets)
+## make lab-instructor: the sources (labs/ via var/lab-course) with nbgrader's instructor tools
 LAB_LANG ?= en
 lab: $(STAMP)
 	PY=$(PY) LAB_LANG=$(LAB_LANG) bash scripts/lab.sh
+
+lab-instructor: $(STAMP)
+	PY=$(PY) LAB_LANG=$(LAB_LANG) LAB_VIEW=instructor bash scripts/lab.sh
 
 ## make test: set up and run every test
 test: $(STAMP)

@@ -23,6 +23,7 @@ GROUPS = {
     "class": "labchain.deploy.classroom",
     "images": "labchain.deploy.images",
     "curriculum": "labchain.curriculum.cli",
+    "lab": "labchain.deploy.lab",
 }
 
 

@@ -1,34 +1,19 @@
 #!/usr/bin/env bash
-# `make lab`: start a 4-node local testnet, open JupyterLab on labs/ with LABCHAIN_TESTNET
-# exported to the notebooks, and stop the testnet when JupyterLab exits (Ctrl-C included).
-# The nodes also watch this script's pid (--owner-pid): if it is killed outright, they exit.
+# `make lab` / `make lab-instructor`: a lab session (labchain/deploy/lab.py, docs/lab-views.md).
+#   student view (default): JupyterLab on var/student/ (var/student-<LAB_LANG>/), the student
+#     versions nbgrader's release step makes from labs/ -- no solutions, no hidden tests, nbgrader's
+#     instructor tools off; a notebook already there (the student's work) is never overwritten.
+#   LAB_VIEW=instructor: JupyterLab on the nbgrader course var/lab-course/ (sources linked to
+#     labs/) with the create-assignment toolbar and formgrader.
+# Both start a LAB_NODES-node local testnet in var/lab-testnet/ whose nodes exit with the session,
+# export LABCHAIN_TESTNET to the kernels, and record the session so `labchain testnet status`
+# finds it without flags; a second session refuses to start while the first one runs.
+# LAB_LANG=zh-CN: Chinese Markdown in the student versions and labchain's errors in Chinese.
+# Arguments after the script name go to `jupyter lab` (e.g. --port 8899 --no-browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-LAB_NODES=${LAB_NODES:-4}
-LAB_PARAMS=${LAB_PARAMS:-regtest}
-TESTNET_DIR=${TESTNET_DIR:-var/lab-testnet}
-
-stop_testnet() {
-    "$PY" -m labchain.testnet down --dir "$TESTNET_DIR" >/dev/null 2>&1 || true
-}
-trap stop_testnet EXIT
-trap 'exit 130' INT TERM
-
-stop_testnet  # a testnet left by an earlier, killed session
-"$PY" -m labchain.testnet up --nodes "$LAB_NODES" --params "$LAB_PARAMS" \
-    --dir "$TESTNET_DIR" --owner-pid $$
-export LABCHAIN_TESTNET="$PWD/$TESTNET_DIR/testnet.json"
-echo "Notebooks reach the testnet through LABCHAIN_TESTNET=$LABCHAIN_TESTNET"
-# LAB_LANG=zh-CN: Chinese copies of the notebooks in var/lab-zh-CN/ (made once; a notebook
-# already there is kept, with the student's work) and labchain's errors in Chinese.
-LAB_LANG=${LAB_LANG:-en}
-LAB_DIR=labs/
-if [ "$LAB_LANG" != en ]; then
-    LAB_DIR="var/lab-$LAB_LANG/"
-    "$PY" -m labchain.i18n localize-labs labs "$LAB_DIR" --lang "$LAB_LANG"
-    export LABCHAIN_LANG="$LAB_LANG"
-fi
-extra=()
-[ "$(id -u)" = 0 ] && extra+=(--allow-root)  # containers and CI run as root
-"$PY" -m jupyter lab "$LAB_DIR" "${extra[@]}" "$@"
+view=()
+[ "${LAB_VIEW:-student}" = instructor ] && view=(--instructor)
+exec "$PY" -m labchain.cli lab "${view[@]}" --lang "${LAB_LANG:-en}" --nodes "${LAB_NODES:-4}" \
+    --config "${LAB_PARAMS:-regtest}" -- "$@"
