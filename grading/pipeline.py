@@ -248,6 +248,8 @@ def execute(nb: NotebookNode, ctx: Context) -> NotebookNode:
         # the engine failed before any cell ran: not the student's doing, so nothing is
         # recorded and the next run tries this submission again
         raise SubmissionError(f"the sandbox could not run this submission: {ctx.exec_message}", ctx)
+    for why in getattr(result, "tampered", ()):   # grading/sandbox/guard.py
+        ctx.flag("tampered-runtime", why)
     if result.status != "ok":
         ctx.flag(STATUS_FLAGS.get(result.status, "failed"),
                  f"execution {result.status}: {ctx.exec_message}".strip())

@@ -21,7 +21,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from grading.sandbox import oslevel
+from grading.sandbox import guard, oslevel   # imported here, in the zygote: the kernel
+                                             # may not see this checkout
 from grading.sandbox.cgroups import PidsCgroup
 from grading.sandbox.limits import Limits
 
@@ -182,11 +183,13 @@ def _become_kernel(sb: Sandbox, req: dict[str, Any], limits: Limits, nproc: int 
     os.environ.clear()
     os.environ.update(env)
     os.close(report)
-    _start_ipykernel(req["connection_file"], pending_output=min(limits.max_output_bytes, 2**20))
+    # the key leaves the request (no frame on the stack keeps it): only the guard has it
+    _start_ipykernel(req["connection_file"], pending_output=min(limits.max_output_bytes, 2**20),
+                     guard_key=bytes.fromhex(req.pop("guard_key", "")))
     os._exit(0)
 
 
-def _start_ipykernel(connection_file: str, pending_output: int) -> None:
+def _start_ipykernel(connection_file: str, pending_output: int, guard_key: bytes = b"") -> None:
     """Become a real IPython kernel (what ``python -m ipykernel_launcher -f FILE`` does)."""
     try:
         import numpy
@@ -204,6 +207,9 @@ def _start_ipykernel(connection_file: str, pending_output: int) -> None:
     app.initialize([])
     for stream in (sys.stdout, sys.stderr):
         bound_pending_output(stream, pending_output)
+    if guard_key:   # before the first message, so before any student code
+        guard.install(app.kernel, guard_key)
+    del guard_key
     app.start()
 
 

@@ -8,6 +8,7 @@ nothing). ``SandboxClient`` is nbclient's ``NotebookClient`` plus an output cap.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import signal
@@ -23,6 +24,8 @@ from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.util import run_hook
+
+from grading.sandbox import guard
 
 if TYPE_CHECKING:
     from grading.sandbox.worker import Worker
@@ -130,15 +133,67 @@ def close_context(km: AsyncKernelManager) -> None:
     km.context.destroy(linger=0)
 
 
-class SandboxClient(NotebookClient):  # type: ignore[misc]
-    """nbclient with an output cap: past ``max_output_bytes`` outputs are dropped and the
-    kernel is killed, so a print loop cannot exhaust the grader's memory."""
+def is_test_cell(cell: Any) -> bool:
+    """An autograder test cell (nbgrader ``grade`` and not ``solution``): run guarded."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
-    def __init__(self, nb: Any, km: AsyncKernelManager, max_output_bytes: int, **kw: Any) -> None:
+
+class SandboxClient(NotebookClient):  # type: ignore[misc]
+    """nbclient with an output cap (past ``max_output_bytes`` outputs are dropped and the
+    kernel is killed, so a print loop cannot exhaust the grader's memory) and guarded test
+    cells: each is sent marked for the kernel's guard (``grading.sandbox.guard``), and its
+    reply must carry the guard's proof for ``guard_key``; what the guard found, or a missing
+    proof, is recorded in ``tampered`` (and a missing proof fails the cell)."""
+
+    def __init__(self, nb: Any, km: AsyncKernelManager, max_output_bytes: int,
+                 guard_key: bytes = b"", **kw: Any) -> None:
         super().__init__(nb, km=km, **kw)
         self.max_output_bytes = max_output_bytes
         self.output_bytes = 0
         self.flooded = False
+        self.guard_key = guard_key
+        self.guarding = False       # the cell being sent is a test cell
+        self.tampered: list[str] = []
+
+    def _execute(self, code: str, silent: bool = False, store_history: bool = True,
+                 user_expressions: dict | None = None, allow_stdin: bool | None = None,
+                 stop_on_error: bool = True) -> str:
+        """jupyter_client's ``execute``, marking the request of a test cell for the guard."""
+        content = {"code": code, "silent": silent, "store_history": store_history,
+                   "user_expressions": user_expressions or {}, "allow_stdin": False,
+                   "stop_on_error": stop_on_error}
+        if self.guarding:
+            content[guard.MARK] = 1
+        msg = self.kc.session.msg("execute_request", content)
+        self.kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
+
+    async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
+        self.guarding = bool(self.guard_key) and is_test_cell(cell)
+        try:
+            return await super().async_execute_cell(cell, cell_index, *args, **kw)
+        finally:
+            self.guarding = False
+
+    def _check_guard(self, cell: Any, exec_reply: dict[str, Any]) -> None:
+        """The reply of a test cell must carry the guard's proof for the code we sent."""
+        content = exec_reply.get("content") or {}
+        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or "?"
+        report = content.get(guard.MARK)
+        msg_id = str((exec_reply.get("parent_header") or {}).get("msg_id", ""))
+        expected = guard.proof(self.guard_key, msg_id, cell.source, str(content.get("status")),
+                               str(content.get("ename", "")))
+        if not isinstance(report, dict) or not isinstance(report.get("proof"), str) \
+                or not hmac.compare_digest(report["proof"], expected):
+            self.tampered.append(f"test cell {name!r} did not run under the grader's guard "
+                                 f"(the kernel's execution machinery was replaced)")
+            cell.setdefault("outputs", []).append(error_output(
+                guard.TAMPERED, "the grader could not confirm that this test ran as written"))
+            return
+        found = [str(what) for what in report.get("found") or []][:20]
+        if found:
+            self.tampered.append(f"before/while test cell {name!r}: " + "; ".join(found))
 
     async def async_start_new_kernel_client(self) -> Any:
         """nbclient's version, with a tighter readiness loop than jupyter_client's
@@ -155,6 +210,7 @@ class SandboxClient(NotebookClient):  # type: ignore[misc]
             await self._async_cleanup_kernel()
             raise
         self.kc.allow_stdin = False
+        self.kc.execute = self._execute
         await run_hook(self.on_notebook_start, notebook=self.nb)
         return self.kc
 
@@ -166,6 +222,8 @@ class SandboxClient(NotebookClient):  # type: ignore[misc]
         own ``Execute`` preprocessor: add the reply's error unless an error output with the
         same name was recorded."""
         content = (exec_reply or {}).get("content") or {}
+        if self.guarding and exec_reply is not None and not self.flooded:
+            self._check_guard(cell, exec_reply)
         if content.get("status") == "error" and not self.flooded:
             ename = str(content.get("ename") or "Error")
             if not any(out.get("output_type") == "error" and out.get("ename") == ename

@@ -63,6 +63,8 @@ class Worker:
         self.buffer = b""
         self.info: dict[str, Any] = {}
         self.handed_over: str | None = None   # scratch directory the zygote cleans up
+        self.guard_key = b""   # the submission's key for the runtime guard (guard.py)
+        self.tampered: tuple[str, ...] = ()   # what the guard found in the last run
         self.lock = threading.Lock()
         self.generation = 0   # bumped when a hung run is abandoned (see ``run``)
         self._start_loop()
@@ -151,7 +153,8 @@ class Worker:
         reply = self.request("spawn", connection_file=self.launcher.inside(self.root, kernel_file),
                              scratch=self.launcher.inside(self.root, scratch),
                              limits=self.active.to_json(), env=self.env, workers=self.workers,
-                             deadline=self.active.timeout_total + 30)
+                             deadline=self.active.timeout_total + 30,
+                             guard_key=self.guard_key.hex())
         self.handed_over = scratch   # the zygote removes it after `finish`
         return int(reply["pid"])
 
@@ -166,6 +169,7 @@ class Worker:
             except SandboxError as exc:
                 return ExecResult(nb, "error", str(exc), time.monotonic() - started, False,
                                   self.launcher.kind)
+            self.tampered = ()
             future = asyncio.run_coroutine_threadsafe(
                 self._run(nb, resources or {}, self.generation), self.loop)
             deadline = self.active.timeout_total + RUN_GRACE
@@ -186,7 +190,7 @@ class Worker:
                 self.stop_zygote()
                 notebook, status, message = nb, "error", f"sandbox failure: {exc!r}"
             return ExecResult(notebook, status, message, time.monotonic() - started, warm,
-                              self.launcher.kind)
+                              self.launcher.kind, self.tampered)
 
     async def _run(self, nb: nbformat.NotebookNode, resources: dict[str, Any], generation: int
                    ) -> tuple[nbformat.NotebookNode, str, str]:
@@ -207,7 +211,8 @@ class Worker:
             with open(path, "wb") as f:
                 f.write(data if isinstance(data, bytes) else str(data).encode())
         km = kernel_manager(self, scratch)
-        client = SandboxClient(nb, km, self.active.max_output_bytes,
+        self.guard_key = secrets.token_bytes(32)
+        client = SandboxClient(nb, km, self.active.max_output_bytes, guard_key=self.guard_key,
                                timeout=self.active.timeout_per_cell, startup_timeout=60,
                                allow_errors=True, interrupt_on_timeout=False,
                                shutdown_kernel="immediate", kernel_name="python3")
@@ -238,6 +243,7 @@ class Worker:
             self.handed_over = None
             await _cancel_leftover_tasks()
             close_context(km)
+        self.tampered = tuple(client.tampered)
         return nb, status, message
 
     def _explain(self, exc: BaseException, client: SandboxClient, km: Any, expired: bool

@@ -50,6 +50,9 @@ PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "I
            "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
            "IPython.extensions.storemagic", "pdb", "sqlite3", "faulthandler", "cProfile",
            "tornado.platform.asyncio", "numpy", "matplotlib.pyplot", "labchain",
+           # the modules tests import, so the runtime guard's snapshot has them pristine
+           "labchain.chain", "labchain.miner", "labchain.wallet", "labchain.difficulty",
+           "labchain.node", "labchain.testnet", "numpy.testing",
            # what IPython imports when it formats the first traceback (~30 ms otherwise, paid
            # by every submission with a failing test)
            "stack_data", "executing", "pure_eval", "asttokens", "pygments.formatters.terminal256",

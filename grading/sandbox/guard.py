@@ -1,0 +1,327 @@
+"""Runtime integrity of grade cells: the kernel side (``install``) and the driver side (``proof``).
+
+Student code runs in the same Python process as the kernel that later runs the instructor's
+test cells, so it can change how those cells run without touching their saved source:
+input/AST transformers that rewrite them, ``pre_run_cell``/``post_run_cell`` callbacks,
+a replaced ``run_cell``/``transform_cell``/``do_execute``, ``sys.settrace`` jumping over
+asserts, patched builtins or ``labchain``/``numpy`` functions, a custom exception handler.
+
+``install(kernel, key)`` runs in the kernel after ``IPKernelApp.initialize`` and before the
+kernel reads its first message, i.e. before any student code exists. It snapshots the
+pristine state (``Snapshot``) and wraps ``kernel.do_execute``. For an ``execute_request``
+that the driver marked as a grade cell (content key ``MARK``) the wrapper:
+
+1. restores everything that differs from the snapshot, and reports it (``found``);
+2. runs the cell with the pristine ``IPythonKernel.do_execute`` (not the instance's), so
+   the code that runs is exactly the code received;
+3. checks again after the cell: a change made *while the test ran* (by a student function
+   the test called, a thread, a finaliser) is restored too and turns the cell's result into
+   an error (``TamperedRuntime``), since the test may have run with it;
+4. adds ``{"proof", "found"}`` to the reply: an HMAC, with the per-submission ``key`` the
+   driver sent through the zygote, of the request's msg_id, the SHA-256 of the code run,
+   the status and the error name.
+
+The driver (``grading.sandbox.kernel.SandboxClient``) checks the proof of every grade cell
+against the code it sent. A missing or wrong proof (``do_execute`` or the message handlers
+replaced, the mark stripped, the code rewritten on the way, the status edited after the
+guard) fails that cell. Anything found becomes the ``tampered-runtime`` flag.
+
+What this does not stop (see docs/grading-sandbox.md, "Runtime tampering"): code that
+attacks the guard itself (its closure, the key in its memory, via ``gc``, frames or
+``ctypes``) and changes to the test's own globals (the user namespace) made while the test
+runs; test cells must use references they take themselves and type-exact comparisons.
+"""
+from __future__ import annotations
+
+import builtins
+import gc
+import hashlib
+import hmac
+import os
+import sys
+import threading
+import types
+from typing import Any
+
+#: content key of an execute_request the driver wants guarded (a grade cell)
+MARK = "labchain_guard"
+#: error name of a grade cell whose runtime was changed while it ran
+TAMPERED = "TamperedRuntime"
+#: modules whose attributes (and, for labchain and numpy.testing, classes) tests rely on;
+#: imported by the guard at install (free: the zygote preloads them)
+PROTECTED = ("builtins", "labchain", "labchain.errors", "labchain.crypto", "labchain.params",
+             "labchain.encoding", "labchain.merkle", "labchain.tx", "labchain.block",
+             "labchain.difficulty", "labchain.chain", "labchain.miner", "labchain.wallet",
+             "labchain.node", "labchain.testnet", "numpy", "numpy.testing", "math", "cmath",
+             "operator", "hashlib", "hmac", "json", "re", "functools", "itertools",
+             "collections", "decimal", "fractions", "random", "types", "copy", "os", "posixpath",
+             "grading.sandbox.guard")
+#: a module whose name starts with one of these is protected (its attributes restored)
+PROTECTED_PREFIXES = ("labchain.", "numpy.testing")
+#: packages whose functions may be event callbacks (matplotlib_inline's flush, autoreload)
+TRUSTED_CALLBACK_PACKAGES = ("IPython", "ipykernel", "matplotlib_inline", "matplotlib")
+_MISSING = object()
+
+
+def proof(key: bytes, msg_id: str, code: str, status: str, ename: str) -> str:
+    """What the guard puts in the reply of a grade cell, and what the driver checks."""
+    digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+    return hmac.new(key, f"{msg_id}\n{digest}\n{status}\n{ename}".encode(), "sha256").hexdigest()
+
+
+def _protected_names() -> list[str]:
+    for name in PROTECTED:
+        try:
+            __import__(name)
+        except Exception:   # a bare image without numpy: nothing to protect there
+            pass
+    return [n for n in sys.modules if n in PROTECTED or n.startswith(PROTECTED_PREFIXES)]
+
+
+def _mro_classes(*objects: Any) -> list[type]:
+    seen: dict[int, type] = {}
+    for obj in objects:
+        for cls in type(obj).__mro__ if not isinstance(obj, type) else obj.__mro__:
+            if cls is not object and not _is_static(cls):
+                seen.setdefault(id(cls), cls)
+    return list(seen.values())
+
+
+def _is_static(cls: type) -> bool:
+    """C types that cannot be patched (``setattr`` raises): nothing to check."""
+    return not (cls.__flags__ & (1 << 9))   # Py_TPFLAGS_HEAPTYPE
+
+
+class Snapshot:
+    """The pristine state, taken before any student code runs, and the check that restores it.
+
+    Everything is compared by identity (``is``), never with ``==``: a student object's
+    ``__eq__`` never runs during a check."""
+
+    def __init__(self, kernel: Any) -> None:
+        shell = kernel.shell
+        self.kernel, self.shell = kernel, shell
+        self.sys_modules = {n: sys.modules[n] for n in _protected_names()}
+        self.modules = {n: dict(vars(m)) for n, m in self.sys_modules.items()}
+        self.paths = {n: tuple(m.__path__) for n, m in self.sys_modules.items()
+                      if isinstance(getattr(m, "__path__", None), list)}
+        self.roots = {n: os.path.dirname(os.path.realpath(m.__file__))
+                      for n, m in self.sys_modules.items()
+                      if "." not in n and getattr(m, "__path__", None) and getattr(m, "__file__", None)}
+        from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+        tm = shell.input_transformer_manager
+        objects = [shell, kernel, tm, shell.compile, shell.events, shell.displayhook,
+                   shell.display_pub, kernel.session, sys.stdout, sys.stderr,
+                   ExecutionInfo, ExecutionResult]
+        classes = _mro_classes(*objects, Snapshot)
+        for name in self.sys_modules:   # Python classes of labchain and numpy.testing
+            if name.startswith(PROTECTED_PREFIXES) or name == "labchain":
+                classes += [v for v in self.modules[name].values() if isinstance(v, type)
+                            and v.__module__ == name and not _is_static(v)]
+        self.classes = {id(c): (c, dict(vars(c))) for c in classes}
+        self.attrs = {(obj, name): getattr(obj, name) for obj, names in (
+            (shell, ("user_ns", "user_global_ns", "compile", "input_transformer_manager",
+                     "events", "displayhook", "display_pub", "ast_transformers",
+                     "input_transformers_post", "custom_exceptions", "CustomTB")),
+            (kernel, ("shell", "session", "shell_handlers", "do_execute")),
+            (tm, ("cleanup_transforms", "line_transforms", "token_transformers")),
+            (shell.events, ("callbacks",))) for name in names}
+        self.instance_keys = {id(obj): (obj, set(vars(obj))) for obj in (shell, kernel, tm)}
+        self.lists = {id(v): (v, list(v)) for v in (
+            shell.ast_transformers, shell.input_transformers_post, tm.cleanup_transforms,
+            tm.line_transforms, tm.token_transformers, sys.meta_path, sys.path_hooks,
+            gc.callbacks)}
+        self.dicts = {id(d): (d, dict(d)) for d in (kernel.shell_handlers,)}
+        self.events = {e: list(cbs) for e, cbs in shell.events.callbacks.items()}
+        self.trusted_ids = {id(f) for _, d in self.classes.values() for f in d.values()}
+        self.trusted_ids |= {id(f) for d in self.modules.values() for f in d.values()}
+        for cbs in self.events.values():
+            self.trusted_ids |= {id(_function_of(cb)) for cb in cbs}
+        self.builtins_module = builtins
+
+    # -- the check -------------------------------------------------------------------------
+    def restore(self) -> list[str]:
+        """Put back everything that differs from the snapshot; say what was changed."""
+        return self._restore_own_state() + self._restore_classes() + self._restore_rest()
+
+    def _restore_rest(self) -> list[str]:
+        found: list[str] = []
+        if sys.gettrace() is not None:
+            sys.settrace(None)
+            found.append("sys.settrace was set")
+        if sys.getprofile() is not None:
+            sys.setprofile(None)
+            found.append("sys.setprofile was set")
+        if getattr(threading, "_trace_hook", None) or getattr(threading, "_profile_hook", None):
+            threading.settrace(None)    # type: ignore[arg-type]
+            threading.setprofile(None)  # type: ignore[arg-type]
+            found.append("threading.settrace/setprofile was set")
+        for (obj, name), value in self.attrs.items():
+            if getattr(obj, name, _MISSING) is not value:
+                setattr(obj, name, value)
+                found.append(f"{type(obj).__name__}.{name} was replaced")
+        for obj, keys in self.instance_keys.values():
+            for name in set(vars(obj)) - keys:
+                if callable(getattr(type(obj), name, None)):   # an instance-level method override
+                    delattr(obj, name)
+                    found.append(f"{type(obj).__name__}.{name} was overridden")
+        for lst, items in self.lists.values():
+            if len(lst) != len(items) or any(a is not b for a, b in zip(lst, items)):
+                lst[:] = items
+                found.append(f"a hook list was changed ({_list_name(self, lst)})")
+        for d, items in self.dicts.values():
+            if d.keys() != items.keys() or any(d[k] is not v for k, v in items.items()):
+                d.clear()
+                d.update(items)
+                found.append("the kernel's message handlers were replaced")
+        found += self._restore_events()
+        found += self._restore_modules()
+        ns = self.shell.user_ns
+        if ns.get("__builtins__", _MISSING) is not self.builtins_module:
+            ns["__builtins__"] = self.builtins_module
+            found.append("__builtins__ of the notebook was replaced")
+        return found
+
+    def _restore_own_state(self) -> list[str]:
+        """Builtins and this module's globals first, with dict methods only (C code no
+        student can patch), so that the rest of the check runs with pristine names."""
+        found = []
+        for name in ("builtins", __name__):
+            pristine, current = self.modules.get(name), vars(self.sys_modules.get(name, builtins))
+            if pristine is not None:
+                changed = [k for k, v in pristine.items() if current.get(k, _MISSING) is not v]
+                if changed:
+                    current.update(pristine)
+                    found.append(f"{name}.{', '.join(sorted(changed)[:5])} was patched")
+        return found
+
+    def _restore_events(self) -> list[str]:
+        found = []
+        callbacks = self.shell.events.callbacks
+        for event, pristine in self.events.items():
+            current = callbacks.setdefault(event, [])
+            keep = [cb for cb in current if self._trusted_callback(cb)]
+            keep += [cb for cb in pristine if not any(cb is k for k in keep)]
+            if len(keep) != len(current) or any(a is not b for a, b in zip(keep, current)):
+                dropped = [cb for cb in current if not any(cb is k for k in keep)]
+                current[:] = keep
+                if dropped:
+                    found.append(f"a {event!r} event callback was registered")
+        return found
+
+    def _trusted_callback(self, cb: Any) -> bool:
+        """A pristine callback, or a function of IPython/matplotlib_inline found under its
+        own name in its own (genuine) module: what ``%matplotlib inline``/autoreload add."""
+        fn = _function_of(cb)
+        if id(fn) in self.trusted_ids:
+            return True
+        module = sys.modules.get(getattr(fn, "__module__", None) or "")
+        if module is None or not module.__name__.startswith(TRUSTED_CALLBACK_PACKAGES):
+            return False
+        target: Any = module
+        for part in getattr(fn, "__qualname__", "").split("."):
+            target = vars(target).get(part, _MISSING) if hasattr(target, "__dict__") else _MISSING
+        return _function_of(target) is fn and self._genuine(module.__name__, module)
+
+    def _genuine(self, name: str, module: Any) -> bool:
+        """A real module loaded from its package's own directory (read-only in the sandbox)."""
+        root = self.roots.get(name.split(".")[0])
+        if type(module) is not types.ModuleType:
+            return False
+        if root is None:   # a trusted package not snapshotted (matplotlib_inline): its file
+            return bool(getattr(module, "__file__", None)) and "site-packages" in module.__file__
+        path = getattr(module, "__file__", None)
+        return bool(path) and os.path.realpath(path).startswith(root + os.sep)
+
+    def _restore_modules(self) -> list[str]:
+        found = []
+        for name, module in self.sys_modules.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+                found.append(f"sys.modules[{name!r}] was replaced")
+        for name in [n for n in list(sys.modules) if n.startswith(PROTECTED_PREFIXES)
+                     and n not in self.sys_modules]:
+            if not self._genuine(name, sys.modules[name]):
+                del sys.modules[name]
+                found.append(f"a fake module {name!r} was put in sys.modules")
+        for name, pristine in self.modules.items():
+            d = vars(self.sys_modules[name])
+            changed = [k for k, v in pristine.items() if d.get(k, _MISSING) is not v]
+            for key in changed:
+                d[key] = pristine[key]
+            if changed:
+                found.append(f"{name}.{', '.join(sorted(changed)[:5])} was patched")
+        for name, path in self.paths.items():
+            current = self.sys_modules[name].__path__
+            if tuple(current) != path:
+                current[:] = path
+                found.append(f"{name}.__path__ was changed")
+        return found
+
+    def _restore_classes(self) -> list[str]:
+        found = []
+        for cls, pristine in self.classes.values():
+            d = vars(cls)
+            changed = [k for k, v in pristine.items() if d.get(k, _MISSING) is not v]
+            added = [k for k in d if k not in pristine]
+            for key in changed:
+                type.__setattr__(cls, key, pristine[key])
+            for key in added:
+                type.__delattr__(cls, key)
+            if changed or added:
+                found.append(f"{cls.__qualname__}.{', '.join(sorted(changed + added)[:5])} was patched")
+        return found
+
+
+def _function_of(cb: Any) -> Any:
+    return getattr(cb, "__func__", cb)
+
+
+def _list_name(snap: Snapshot, lst: list) -> str:
+    shell, tm = snap.shell, snap.shell.input_transformer_manager
+    names = {id(shell.ast_transformers): "ast_transformers",
+             id(shell.input_transformers_post): "input_transformers_post",
+             id(tm.cleanup_transforms): "input_transformers_cleanup",
+             id(tm.line_transforms): "line transforms", id(tm.token_transformers): "token transformers",
+             id(sys.meta_path): "sys.meta_path", id(sys.path_hooks): "sys.path_hooks",
+             id(gc.callbacks): "gc.callbacks"}
+    return names.get(id(lst), "?")
+
+
+def install(kernel: Any, key: bytes) -> None:
+    """Snapshot the pristine kernel and guard every grade cell (see the module docstring).
+
+    Must run before the kernel handles its first message. The pristine ``do_execute`` and
+    the snapshot live only in this closure."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    pristine_do_execute = IPythonKernel.do_execute
+    sign = proof
+    snapshot: Snapshot | None = None
+    # the functions themselves, own state first: patching the class or this module's
+    # globals changes nothing here, and the first two steps undo such patches
+    steps = (Snapshot._restore_own_state, Snapshot._restore_classes, Snapshot._restore_rest)
+
+    def restore(snap: Snapshot) -> list[str]:
+        return [what for step in steps for what in step(snap)]
+
+    async def do_execute(code: str, silent: bool, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        parent = kernel.get_parent("shell") or {}
+        if not (parent.get("content") or {}).get(MARK):
+            return await pristine_do_execute(kernel, code, silent, *args, **kwargs)
+        found = restore(snapshot)
+        reply = await pristine_do_execute(kernel, code, silent, *args, **kwargs)
+        during = restore(snapshot)
+        if during:
+            found += [f"{what} (while the test ran)" for what in during]
+            reply = {**reply, "status": "error", "ename": TAMPERED,
+                     "evalue": "the submission changed the grader's runtime while this test ran",
+                     "traceback": [f"{TAMPERED}: " + "; ".join(during)]}
+        msg_id = str((parent.get("header") or {}).get("msg_id", ""))
+        reply[MARK] = {"found": found[:20],
+                       "proof": sign(key, msg_id, code, str(reply.get("status")),
+                                     str(reply.get("ename", "")))}
+        return reply
+
+    kernel.do_execute = do_execute
+    snapshot = Snapshot(kernel)   # after the wrapper: do_execute IS the wrapper when pristine
