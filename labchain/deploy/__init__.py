@@ -1,2 +1,2 @@
-"""Deployment tooling above the testnet: image building (``images``) and classroom fleets
-(``classroom``)."""
+"""Deployment tooling above the testnet: image building (``images``), classroom fleets
+(``classroom``) and lab sessions, ``make lab`` (``lab``)."""

@@ -180,6 +180,7 @@ def run(instructor: bool = False, lang: str = "en", root: Path = REPO_ROOT, node
     net = Testnet.start(nodes=nodes, params=params, dir=paths.testnet, owner_pid=os.getpid())
     env["LABCHAIN_TESTNET"] = net.env_value
     session.record(net.env_value, os.getpid(), view)
+    print(net.table())
     print(f"Notebooks reach the testnet through LABCHAIN_TESTNET={net.env_value}; "
           "`labchain testnet status` shows it")
     cmd = [sys.executable, "-m", "jupyter", "lab", str(folder), *(jupyter_args or [])]

@@ -1,7 +1,7 @@
 """`labchain lab` (make lab): the student view made by nbgrader's release step, the student's
 work kept across sessions, nbgrader's instructor tools off in a real JupyterLab, and the
 session's testnet found by `labchain testnet status` without flags (real nbgrader, real node
-processes, real jupyter servers). Cost: ~40 s on a loaded 2-core machine (two nbgrader
+processes, real jupyter servers). Cost: 70-90 s on the loaded 2-core machine (two nbgrader
 generate runs of one lab each, two short JupyterLab servers, two 2-node testnets)."""
 from __future__ import annotations
 
@@ -154,3 +154,23 @@ def test_lab_session_student_view_testnet_found_without_flags_and_not_killed_by_
     assert session.returncode is not None, out
     assert not record.exists()  # the session's record goes with it
     assert not any(pid_alive(r["pid"]) for r in rows)  # the session stopped its nodes
+
+
+def test_session_record_of_a_dead_session_or_a_missing_testnet_is_ignored(tmp_path, monkeypatch):
+    from labchain.testnet import session as sess
+
+    monkeypatch.setenv("LABCHAIN_RUNTIME_DIR", str(tmp_path / "run"))
+    state = tmp_path / "testnet.json"
+    state.write_text("{}")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    sess.record(state, dead.pid, "student")
+    assert sess.recorded_testnet() is None                  # its session is gone
+    sess.record(tmp_path / "missing" / "testnet.json", os.getpid(), "student")
+    assert sess.recorded_testnet() is None                  # no state file behind it
+    sess.record(state, os.getpid(), "student")
+    assert sess.recorded_testnet() == str(state.resolve())
+    sess.forget(dead.pid)                                   # not its record: kept
+    assert sess.record_path().exists()
+    sess.forget(os.getpid())
+    assert not sess.record_path().exists()
