@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from labchain.crypto import hash256
+from labchain.crypto.suite import Suite
 from labchain.core.encoding import FixedBytes, ListOf, Record, UInt
 
 LEAF_PREFIX = b"\x00"
@@ -42,28 +43,33 @@ NODE_PREFIX = b"\x01"
 EMPTY_ROOT = bytes(32)
 
 
-def leaf_hash(item: bytes) -> bytes:
-    return hash256(LEAF_PREFIX + item)
+def _id_hash(suite: Suite | None):
+    return hash256 if suite is None else suite.hash256
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hash256(NODE_PREFIX + left + right)
+def leaf_hash(item: bytes, suite: Suite | None = None) -> bytes:
+    return _id_hash(suite)(LEAF_PREFIX + item)
 
 
-def _next_level(level: list[bytes]) -> list[bytes]:
-    paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+def node_hash(left: bytes, right: bytes, suite: Suite | None = None) -> bytes:
+    return _id_hash(suite)(NODE_PREFIX + left + right)
+
+
+def _next_level(level: list[bytes], suite: Suite | None = None) -> list[bytes]:
+    paired = [node_hash(level[i], level[i + 1], suite) for i in range(0, len(level) - 1, 2)]
     if len(level) % 2:
         paired.append(level[-1])  # promote the odd node: never duplicate it
     return paired
 
 
-def merkle_root(items: Sequence[bytes]) -> bytes:
-    """The Merkle root of a list of 32-byte items (transaction ids)."""
-    level = [leaf_hash(item) for item in items]
+def merkle_root(items: Sequence[bytes], suite: Suite | None = None) -> bytes:
+    """The Merkle root of a list of 32-byte items (transaction ids), hashed with ``suite``'s
+    id hash (None: the default suite, SHA-256 twice)."""
+    level = [leaf_hash(item, suite) for item in items]
     if not level:
         return EMPTY_ROOT
     while len(level) > 1:
-        level = _next_level(level)
+        level = _next_level(level, suite)
     return level[0]
 
 
@@ -83,26 +89,26 @@ class MerkleProof(Record):
     ENCODING = (("index", UInt(4)), ("count", UInt(4)), ("siblings", ListOf(FixedBytes(32), 32)))
 
 
-def merkle_proof(items: Sequence[bytes], index: int) -> MerkleProof:
+def merkle_proof(items: Sequence[bytes], index: int, suite: Suite | None = None) -> MerkleProof:
     """Build the inclusion proof of ``items[index]``."""
     if not 0 <= index < len(items):
         raise IndexError(f"index {index} is outside a list of {len(items)} items")
-    level = [leaf_hash(item) for item in items]
+    level = [leaf_hash(item, suite) for item in items]
     siblings, position = [], index
     while len(level) > 1:
         sibling = position ^ 1
         if sibling < len(level):
             siblings.append(level[sibling])
-        level = _next_level(level)
+        level = _next_level(level, suite)
         position //= 2
     return MerkleProof(index, len(items), tuple(siblings))
 
 
-def root_from_proof(item: bytes, proof: MerkleProof) -> bytes:
+def root_from_proof(item: bytes, proof: MerkleProof, suite: Suite | None = None) -> bytes:
     """Recompute the root implied by ``item`` and ``proof``; raises ValueError if malformed."""
     if not 0 <= proof.index < proof.count:
         raise ValueError(f"proof index {proof.index} is outside a list of {proof.count} items")
-    current, position, width = leaf_hash(item), proof.index, proof.count
+    current, position, width = leaf_hash(item, suite), proof.index, proof.count
     remaining = list(proof.siblings)
     while width > 1:
         has_sibling = (position ^ 1) < width
@@ -110,16 +116,17 @@ def root_from_proof(item: bytes, proof: MerkleProof) -> bytes:
             if not remaining:
                 raise ValueError("proof has too few sibling hashes for its list size")
             sibling = remaining.pop(0)
-            current = node_hash(sibling, current) if position % 2 else node_hash(current, sibling)
+            current = (node_hash(sibling, current, suite) if position % 2
+                       else node_hash(current, sibling, suite))
         position, width = position // 2, (width + 1) // 2
     if remaining:
         raise ValueError("proof has more sibling hashes than its list size allows")
     return current
 
 
-def verify_proof(item: bytes, proof: MerkleProof, root: bytes) -> bool:
+def verify_proof(item: bytes, proof: MerkleProof, root: bytes, suite: Suite | None = None) -> bool:
     """True when ``proof`` shows ``item`` at ``proof.index`` of the list committed to by ``root``."""
     try:
-        return root_from_proof(item, proof) == root
+        return root_from_proof(item, proof, suite) == root
     except ValueError:
         return False

@@ -148,7 +148,7 @@ class Mempool:
         check_lock_height(tx, height)
         view = UtxoView(_PoolCoins(self))
         check_not_in_chain([tx], view)
-        signatures = SignatureChecks() if verify_signatures else None
+        signatures = SignatureChecks(params.crypto) if verify_signatures else None
         fee = spend_inputs(tx, view, height, params, signatures)
         if signatures is not None:
             signatures.verify()

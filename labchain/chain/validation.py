@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labchain.block import Block
-from labchain.crypto import hash160, verify_many
+from labchain.crypto.suite import Suite, get_suite
 from labchain.core.errors import (
     AlreadySpentError,
     BadSignatureError,
@@ -104,6 +104,8 @@ def check_lock_height(tx: Transaction, height: int) -> None:
 class SignatureChecks:
     """Signatures gathered while checking inputs, verified together at the end."""
 
+    #: the chain's suite (``params.crypto``); the default suite when None
+    suite: Suite | None = None
     triples: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     owners: list[tuple[Transaction, int]] = field(default_factory=list)
 
@@ -113,7 +115,7 @@ class SignatureChecks:
         self.owners.append((tx, n))
 
     def verify(self, workers: int = 1) -> None:
-        for ok, (tx, n) in zip(verify_many(self.triples, workers), self.owners):
+        for ok, (tx, n) in zip(get_suite(self.suite).verify_many(self.triples, workers), self.owners):
             if not ok:
                 raise BadSignatureError(
                     f"the signature of input {n} of tx {short(tx.txid)} does not verify: it was "
@@ -170,7 +172,7 @@ def spend_inputs(tx: Transaction, view: UtxoView, height: int, params: Params,
                 f"{_input(tx, n)}, a coinbase output of block {coin.height} that matures after "
                 f"{params.coinbase_maturity} blocks (at height {coin.height + params.coinbase_maturity})",
                 tx)
-        if hash160(txin.pubkey) != coin.output.address.pubkey_hash:
+        if params.crypto.hash160(txin.pubkey) != coin.output.address.pubkey_hash:
             raise KeyMismatchError(
                 f"{_input(tx, n)}, which belongs to {coin.output.address}, but its public key "
                 f"hashes to another address", tx)
@@ -193,7 +195,7 @@ def connect_transactions(block: Block, height: int, view: UtxoView, params: Para
     Returns the fees. Raises the first rule broken; the view is then to be thrown away.
     ``verify_signatures=False`` is for a block whose signatures were verified before.
     """
-    signatures = SignatureChecks() if verify_signatures else None
+    signatures = SignatureChecks(params.crypto) if verify_signatures else None
     fees = 0
     coinbase = block.transactions[0]
     check_not_in_chain(block.transactions, view)

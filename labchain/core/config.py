@@ -150,7 +150,7 @@ def parse_config(text: str, source: str = "<text>") -> ChainConfig:
                           f"{fields['account_balance']} base units, more than ledger.max_money "
                           f"({fields['max_money']})", None)
     return ChainConfig(chain_id=chain_id, suite=suite, ledger="utxo", consensus=engine,
-                       params=Params(**fields), source=source)
+                       params=Params(**fields, suite=suite), source=source)
 
 
 def _section(data: dict, dotted: str, source: str) -> dict:

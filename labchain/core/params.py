@@ -49,11 +49,19 @@ class Params:
     account_seed: str          # seed phrase of the pre-funded accounts (Ganache: its mnemonic)
     funded_accounts: int       # how many accounts the genesis block funds (Ganache: 10)
     account_balance: int       # base units each
+    suite: str = "p256-sha256" # crypto suite registry name; ChainMaker bc.yml: crypto.hash + pk_algo
 
     @property
     def target_timespan(self) -> int:
         """Seconds one retarget interval should take (Bitcoin: nPowTargetTimespan)."""
         return self.block_time * self.retarget_interval
+
+    @property
+    def crypto(self):
+        """The chain's :class:`~labchain.crypto.suite.Suite` (hashes, signatures, addresses)."""
+        from labchain.crypto.suite import get_suite
+
+        return get_suite(self.suite)
 
     @property
     def pow_limit(self) -> int:

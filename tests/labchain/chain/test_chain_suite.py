@@ -1,0 +1,92 @@
+"""The ledger takes signature checks, key fingerprints and Merkle hashes from the chain's suite
+(``params.crypto``), not from the P-256 module functions (issue #9 section 3, first step).
+
+Each test registers a throw-away suite that differs from P-256 in one function, runs a real
+chain and mempool on ``regtest.with_changes(suite=...)`` and checks the difference shows.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from chainkit import ChainKit
+from labchain.chain import Mempool
+from labchain.core.config import load_config
+from labchain.core.errors import BadSignatureError, KeyMismatchError
+from labchain.crypto import get_suite, register_suite
+from labchain.crypto import suite as registry
+from labchain.merkle import merkle_proof, merkle_root, verify_proof
+from labchain.params import COIN, get_params
+
+P256 = type(get_suite("p256-sha256"))
+
+
+def _suite(name: str, version: int, **methods):
+    suite = type(name.title().replace("-", ""), (P256,), {"name": name, "address_version": version,
+                                                          "hash_algorithm": name, **methods})()
+    register_suite(suite)
+    return suite
+
+
+@pytest.fixture
+def refusing_suite():
+    """P-256 whose batch verification says no to every signature."""
+    yield _suite("refuse-all-test", 0x7D, verify_many=lambda self, checks, workers=1: [False] * len(checks))
+    registry._registry.pop("refuse-all-test")
+
+
+@pytest.fixture
+def other_fingerprint_suite():
+    """P-256 whose key fingerprint is a different hash."""
+    yield _suite("sha3-fingerprint-test", 0x7C, hash160=lambda self, data: hashlib.sha3_256(data).digest()[:20])
+    registry._registry.pop("sha3-fingerprint-test")
+
+
+@pytest.fixture
+def sha3_suite():
+    """A suite whose id hash is SHA3-256 twice."""
+    yield _suite("sha3-ids-test", 0x7B, hash=lambda self, data: hashlib.sha3_256(data).digest(),
+                 hash256=lambda self, data: hashlib.sha3_256(hashlib.sha3_256(data).digest()).digest())
+    registry._registry.pop("sha3-ids-test")
+
+
+def test_params_name_the_default_suite_and_configs_carry_theirs():
+    assert get_params("regtest").suite == "p256-sha256"
+    assert get_params("regtest").crypto is get_suite("p256-sha256")
+    assert load_config("regtest").params.suite == "p256-sha256"
+
+
+def test_mempool_and_blocks_verify_signatures_with_the_chains_suite(refusing_suite):
+    good = ChainKit()
+    chain = good.new_chain()
+    Mempool(chain).add(good.pay(chain, 0, to=good.address(1), amount=COIN))  # P-256 accepts it
+
+    kit = ChainKit(get_params("regtest").with_changes(suite="refuse-all-test"))
+    chain = kit.new_chain()
+    pay = kit.pay(chain, 0, to=kit.address(1), amount=COIN)
+    with pytest.raises(BadSignatureError, match="does not verify"):
+        Mempool(chain).add(pay)
+    with pytest.raises(BadSignatureError, match="does not verify"):
+        chain.add_block(kit.block(chain, [pay]))
+    assert chain.height == 0
+
+
+def test_inputs_match_addresses_by_the_chains_key_fingerprint(other_fingerprint_suite):
+    kit = ChainKit(get_params("regtest").with_changes(suite="sha3-fingerprint-test"))
+    chain = kit.new_chain()
+    with pytest.raises(KeyMismatchError, match="hashes to another address"):
+        Mempool(chain).add(kit.pay(chain, 0, to=kit.address(1), amount=COIN))
+
+
+def test_merkle_trees_hash_with_the_suite_given(sha3_suite):
+    items = [bytes([i]) * 32 for i in range(5)]
+    assert merkle_root(items) == merkle_root(items, get_suite("p256-sha256"))
+    root = merkle_root(items, sha3_suite)
+    leaf = sha3_suite.hash256(b"\x00" + items[0])
+    assert root != merkle_root(items)
+    assert merkle_root(items[:1], sha3_suite) == leaf
+    proof = merkle_proof(items, 3, sha3_suite)
+    assert verify_proof(items[3], proof, root, sha3_suite)
+    assert not verify_proof(items[3], proof, root)          # the default suite's tree differs
+    assert not verify_proof(items[3], merkle_proof(items, 3), root, sha3_suite)
