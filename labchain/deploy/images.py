@@ -260,9 +260,30 @@ def prepare_context(kind: str, python_version: str, wheel: Path, log: Log = prin
         labs = ctx / "labs"
         if labs.exists():
             shutil.rmtree(labs)
-        shutil.copytree(REPO_ROOT / "labs", labs,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
+        with tempfile.TemporaryDirectory(prefix="labchain-release-") as tmp:
+            shutil.copytree(student_release(REPO_ROOT / "labs", Path(tmp), log), labs)
     return ctx
+
+
+def student_release(labs_dir: Path, workdir: Path, log: Log = print) -> Path:
+    """The STUDENT versions of ``labs_dir`` (nbgrader's release: no solutions, no hidden tests,
+    no translation catalogs), made in ``workdir`` by ``labchain-grade init``/``generate``; returns
+    the release folder. The lab image ships these, never the instructor's sources (they hold the
+    hidden tests). Run as a subprocess: grading sits above this layer (docs/ARCHITECTURE.md)."""
+    course = workdir / "course"
+    log(f"  student versions of {labs_dir} (labchain-grade generate)")
+    for args in (["init", str(course), "--labs-dir", str(labs_dir)],
+                 ["generate", "--course", str(course)]):
+        proc = subprocess.run([sys.executable, "-m", "grading.cli", *args],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+            raise ImageBuildError(f"could not make the student versions of the labs for the lab "
+                                  f"image (labchain-grade {args[0]}): {' / '.join(lines[-3:])}")
+    release = course / "release"
+    for summary in release.glob("*.json"):
+        summary.unlink()                 # the step's summary, not a lab file
+    return release
 
 
 # --- docker build ------------------------------------------------------------------------

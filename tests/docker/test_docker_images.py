@@ -67,13 +67,18 @@ def test_rebuilding_reuses_the_layer_cache(docker_client, node_image):
         assert again.image_id == docker_client.images.get(node_image.tag).id
 
 
-def test_lab_image_has_jupyterlab_nbgrader_widgets_and_the_labs(docker_client, lab_image):
+def test_lab_image_has_jupyterlab_nbgrader_widgets_and_the_student_labs(docker_client, lab_image):
     out = run(docker_client, lab_image.tag, "sh", "-c",
               "id -un; python -c 'import jupyterlab, nbgrader, ipywidgets, labchain.testnet; print(1)'; "
               "cd /home/student/labs && find . -type f | sort")
     user, ok, *files = out.splitlines()
     assert user == "student" and ok == "1"
-    expected = sorted("./" + str(p.relative_to(REPO / "labs")) for p in (REPO / "labs").rglob("*")
-                      if p.is_file() and ".ipynb_checkpoints" not in p.parts
-                      and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    assert files == expected
+    expected = sorted("./" + str(p.relative_to(REPO / "labs")) for p in (REPO / "labs").glob("*/*.ipynb"))
+    assert files == expected            # the notebooks, not the translation catalogs
+
+
+def test_lab_image_holds_no_solution_nor_hidden_test(docker_client, lab_image):
+    """A student given the lab image could read the sources' hidden tests (it shipped labs/)."""
+    out = run(docker_client, lab_image.tag, "sh", "-c",
+              "grep -rlE --include='*.ipynb' 'BEGIN (HIDDEN TESTS|SOLUTION)' /home /opt /srv /usr /root /tmp 2>/dev/null | grep -v /site-packages/nbgrader/; echo end")
+    assert out.splitlines() == ["end"], out
