@@ -49,7 +49,8 @@ class Params:
     account_seed: str          # seed phrase of the pre-funded accounts (Ganache: its mnemonic)
     funded_accounts: int       # how many accounts the genesis block funds (Ganache: 10)
     account_balance: int       # base units each
-    suite: str = "p256-sha256" # crypto suite registry name; ChainMaker bc.yml: crypto.hash + pk_algo
+    suite: str = "p256-sha256" # crypto suite registry name (or a Suite object, for experiments);
+                               # ChainMaker bc.yml: crypto.hash + pk_algo
 
     @property
     def target_timespan(self) -> int:

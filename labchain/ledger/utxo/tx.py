@@ -236,7 +236,10 @@ def check_transaction_syntax(tx: Transaction, params: Params) -> None:
             f"{tx} carries a {len(tx.memo)}-byte memo; at most {params.max_memo} bytes are allowed", tx
         )
     total = 0
+    suite = params.crypto
     for n, out in enumerate(tx.outputs):
+        if out.address.version != suite.address_version:
+            raise MalformedTransactionError(_foreign_address(tx, n, out.address, suite), tx)
         if out.amount <= 0:
             raise AmountError(f"output {n} of {tx} has amount {out.amount}; amounts must be positive", tx)
         if out.amount > params.max_money:
@@ -258,3 +261,13 @@ def check_transaction_syntax(tx: Transaction, params: Params) -> None:
             raise MalformedTransactionError(
                 f"input {n} of {tx} is not signed (needs a 64-byte signature and 33-byte public key)", tx
             )
+
+
+def _foreign_address(tx: Transaction, n: int, address: Address, suite) -> str:
+    from labchain.crypto.suite import suite_for_version
+
+    other = suite_for_version(address.version)
+    whose = other.name if other is not None else "unknown"
+    return (f"output {n} of {tx} pays {address}, an address of the {whose} crypto suite (version byte "
+            f"0x{address.version:02x}), but this chain uses {suite.name} (0x{suite.address_version:02x}): "
+            "coins cannot move between chains of different suites")

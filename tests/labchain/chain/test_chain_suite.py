@@ -1,8 +1,10 @@
 """The ledger takes signature checks, key fingerprints and Merkle hashes from the chain's suite
 (``params.crypto``), not from the P-256 module functions (issue #9 section 3, first step).
 
-Each test registers a throw-away suite that differs from P-256 in one function, runs a real
-chain and mempool on ``regtest.with_changes(suite=...)`` and checks the difference shows.
+Each test makes a throw-away suite that differs from P-256 in one function, runs a real chain
+and mempool on ``regtest.with_changes(suite=...)`` and checks the difference shows. Suites that
+keep P-256's address version are passed as instances, unregistered (the registry wants one
+version per suite).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from chainkit import ChainKit
 from labchain.chain import Mempool
 from labchain.core.config import load_config
-from labchain.core.errors import BadSignatureError, KeyMismatchError
+from labchain.core.errors import BadSignatureError, KeyMismatchError, MalformedTransactionError
 from labchain.crypto import get_suite, register_suite
 from labchain.crypto import suite as registry
 from labchain.merkle import merkle_proof, merkle_root, verify_proof
@@ -22,32 +24,28 @@ from labchain.params import COIN, get_params
 P256 = type(get_suite("p256-sha256"))
 
 
-def _suite(name: str, version: int, **methods):
-    suite = type(name.title().replace("-", ""), (P256,), {"name": name, "address_version": version,
-                                                          "hash_algorithm": name, **methods})()
-    register_suite(suite)
-    return suite
+def _suite(name: str, **methods):
+    return type(name.title().replace("-", ""), (P256,), {"name": name, "hash_algorithm": name, **methods})()
 
 
 @pytest.fixture
 def refusing_suite():
     """P-256 whose batch verification says no to every signature."""
-    yield _suite("refuse-all-test", 0x7D, verify_many=lambda self, checks, workers=1: [False] * len(checks))
-    registry._registry.pop("refuse-all-test")
+    return _suite("refuse-all-test", verify_many=lambda self, checks, workers=1: [False] * len(checks))
 
 
 @pytest.fixture
 def other_fingerprint_suite():
     """P-256 whose key fingerprint is a different hash."""
-    yield _suite("sha3-fingerprint-test", 0x7C, hash160=lambda self, data: hashlib.sha3_256(data).digest()[:20])
-    registry._registry.pop("sha3-fingerprint-test")
+    return _suite("sha3-fingerprint-test", hash160=lambda self, data: hashlib.sha3_256(data).digest()[:20])
 
 
 @pytest.fixture
 def sha3_suite():
-    """A suite whose id hash is SHA3-256 twice."""
-    yield _suite("sha3-ids-test", 0x7B, hash=lambda self, data: hashlib.sha3_256(data).digest(),
-                 hash256=lambda self, data: hashlib.sha3_256(hashlib.sha3_256(data).digest()).digest())
+    """A registered suite whose id hash is SHA3-256 twice, with its own address version."""
+    yield register_suite(_suite(
+        "sha3-ids-test", address_version=0x7B, hash=lambda self, data: hashlib.sha3_256(data).digest(),
+        hash256=lambda self, data: hashlib.sha3_256(hashlib.sha3_256(data).digest()).digest()))
     registry._registry.pop("sha3-ids-test")
 
 
@@ -62,7 +60,7 @@ def test_mempool_and_blocks_verify_signatures_with_the_chains_suite(refusing_sui
     chain = good.new_chain()
     Mempool(chain).add(good.pay(chain, 0, to=good.address(1), amount=COIN))  # P-256 accepts it
 
-    kit = ChainKit(get_params("regtest").with_changes(suite="refuse-all-test"))
+    kit = ChainKit(get_params("regtest").with_changes(suite=refusing_suite))
     chain = kit.new_chain()
     pay = kit.pay(chain, 0, to=kit.address(1), amount=COIN)
     with pytest.raises(BadSignatureError, match="does not verify"):
@@ -73,7 +71,7 @@ def test_mempool_and_blocks_verify_signatures_with_the_chains_suite(refusing_sui
 
 
 def test_inputs_match_addresses_by_the_chains_key_fingerprint(other_fingerprint_suite):
-    kit = ChainKit(get_params("regtest").with_changes(suite="sha3-fingerprint-test"))
+    kit = ChainKit(get_params("regtest").with_changes(suite=other_fingerprint_suite))
     chain = kit.new_chain()
     with pytest.raises(KeyMismatchError, match="hashes to another address"):
         Mempool(chain).add(kit.pay(chain, 0, to=kit.address(1), amount=COIN))
@@ -90,3 +88,25 @@ def test_merkle_trees_hash_with_the_suite_given(sha3_suite):
     assert verify_proof(items[3], proof, root, sha3_suite)
     assert not verify_proof(items[3], proof, root)          # the default suite's tree differs
     assert not verify_proof(items[3], merkle_proof(items, 3), root, sha3_suite)
+
+
+def test_a_payment_to_an_address_of_another_suite_is_refused_by_name(sha3_suite, monkeypatch):
+    from labchain.crypto import Address
+    from labchain.ledger.utxo.tx import Transaction, TxIn, TxOut
+
+    kit = ChainKit()
+    chain = kit.new_chain()
+    coin = kit.coins(chain, 0)[0]
+    foreign = Address(sha3_suite.address_version, kit.address(1).pubkey_hash)
+    tx = Transaction(1, [TxIn(coin.outpoint)], [TxOut(COIN, foreign)]).sign([kit.keys[0]])
+    message = (r"output 0 of tx \w+ \(1 in, 1 out\) pays \w+, an address of the sha3-ids-test crypto "
+               r"suite \(version byte 0x7b\), but this chain uses p256-sha256 \(0x30\): coins cannot move")
+    with pytest.raises(MalformedTransactionError, match=message):
+        Mempool(chain).add(tx)
+    with pytest.raises(MalformedTransactionError, match=message):
+        chain.add_block(kit.block(chain, [tx]))
+    assert chain.balance(kit.address(0)) == 1000 * COIN   # nothing lost
+    monkeypatch.setenv("LABCHAIN_LANG", "zh-CN")
+    with pytest.raises(MalformedTransactionError, match="币不能在使用不同密码套件的链之间转移") as caught:
+        Mempool(chain).add(tx)
+    assert str(foreign) in str(caught.value) and "sha3-ids-test" in str(caught.value)
