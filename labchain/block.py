@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labchain.crypto import PrivateKey, hash256
+from labchain.crypto.suite import DEFAULT_SUITE, Suite
 from labchain.consensus.pow.difficulty import bits_to_target, target_to_bits, work_of  # noqa: F401 (re-export)
 from labchain.core.encoding import EncodingError, FixedBytes, ListOf, Nested, Record, UInt
 from labchain.core.errors import (
@@ -71,6 +72,12 @@ class BlockHeader(Record):
             object.__setattr__(self, "_hash", hash256(self.to_bytes()))
         return self._hash
 
+    def hash_in(self, suite: Suite | None = None) -> bytes:
+        """The block id on a chain of ``suite`` (None: the default suite, same as :attr:`hash`)."""
+        if suite is None or suite.name == DEFAULT_SUITE:
+            return self.hash
+        return suite.hash256(self.to_bytes())
+
     @property
     def target(self) -> int:
         return bits_to_target(self.bits)
@@ -110,8 +117,8 @@ class Block(Record):
     def prev_hash(self) -> bytes:
         return self.header.prev_hash
 
-    def compute_merkle_root(self) -> bytes:
-        return merkle_root([tx.txid for tx in self.transactions])
+    def compute_merkle_root(self, suite: Suite | None = None) -> bytes:
+        return merkle_root([tx.txid_in(suite) for tx in self.transactions], suite)
 
     def __str__(self) -> str:
         return f"block {short(self.hash)}"

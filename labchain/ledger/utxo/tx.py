@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from labchain.crypto import ADDRESS_VERSION, Address, PrivateKey, hash256
+from labchain.crypto.suite import DEFAULT_SUITE, Suite
 from labchain.core.encoding import Codec, FixedBytes, ListOf, Nested, Reader, Record, UInt, VarBytes
 from labchain.core.errors import (
     AddressError,
@@ -129,6 +130,7 @@ class Transaction(Record):
     _txid: bytes | None = field(default=None, init=False, repr=False, compare=False)
     _bytes: bytes | None = field(default=None, init=False, repr=False, compare=False)
     _unsigned: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _suite_ids: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     ENCODING = (
         ("version", UInt(4)),
@@ -172,6 +174,18 @@ class Transaction(Record):
             object.__setattr__(self, "_txid", hash256(self.to_bytes()))
         return self._txid
 
+    def txid_in(self, suite: Suite | None = None) -> bytes:
+        """The id on a chain of ``suite`` (None: the default suite, same as :attr:`txid`).
+        Cached per suite name, so a record never answers with another suite's id."""
+        if suite is None or suite.name == DEFAULT_SUITE:
+            return self.txid
+        if self._suite_ids is None:
+            object.__setattr__(self, "_suite_ids", {})
+        ids = self._suite_ids
+        if suite.name not in ids:
+            ids[suite.name] = suite.hash256(self.to_bytes())
+        return ids[suite.name]
+
     @property
     def is_coinbase(self) -> bool:
         return not self.inputs
@@ -192,8 +206,9 @@ class Transaction(Record):
         return f"tx {name} ({kind}, {len(self.outputs)} out)"
 
     # -- signing ----------------------------------------------------------------------------
-    def signature_hash(self, index: int) -> bytes:
-        """The message input ``index`` signs: the tx with empty signatures, plus the index."""
+    def signature_hash(self, index: int, suite: Suite | None = None) -> bytes:
+        """The message input ``index`` signs: the tx with empty signatures, plus the index,
+        hashed with ``suite``'s id hash (None: the default suite)."""
         if self._unsigned is None:  # encoded once, not once per input (that was quadratic)
             blank = Transaction(
                 self.version,
@@ -203,7 +218,7 @@ class Transaction(Record):
                 self.lock_height,
             )
             object.__setattr__(self, "_unsigned", blank.to_bytes())
-        return hash256(self._unsigned + index.to_bytes(4, "little"))
+        return (hash256 if suite is None else suite.hash256)(self._unsigned + index.to_bytes(4, "little"))
 
     def sign(self, keys: Sequence[PrivateKey]) -> Transaction:
         """A copy with input ``i`` signed by ``keys[i]`` (its public key filled in too)."""

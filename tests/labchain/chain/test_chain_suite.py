@@ -110,3 +110,21 @@ def test_a_payment_to_an_address_of_another_suite_is_refused_by_name(sha3_suite,
     with pytest.raises(MalformedTransactionError, match="币不能在使用不同密码套件的链之间转移") as caught:
         Mempool(chain).add(tx)
     assert str(foreign) in str(caught.value) and "sha3-ids-test" in str(caught.value)
+
+
+def test_ids_and_signature_hashes_take_a_suite_and_cache_per_suite(sha3_suite):
+    from labchain.block import genesis_block
+
+    block = genesis_block(get_params("regtest"))
+    tx, p256 = block.transactions[0], get_suite("p256-sha256")
+    assert tx.txid_in() == tx.txid_in(p256) == tx.txid == p256.hash256(tx.to_bytes())
+    assert tx.txid_in(sha3_suite) == sha3_suite.hash256(tx.to_bytes()) != tx.txid
+    assert tx.txid == p256.hash256(tx.to_bytes())          # the other suite's id is not cached over it
+    assert block.header.hash_in(sha3_suite) == sha3_suite.hash256(block.header.to_bytes())
+    assert block.header.hash_in(p256) == block.header.hash
+    assert block.compute_merkle_root(sha3_suite) == merkle_root([tx.txid_in(sha3_suite)], sha3_suite)
+    assert block.compute_merkle_root() == block.header.merkle_root
+    kit = ChainKit()
+    pay = kit.pay(kit.new_chain(), 0, to=kit.address(1), amount=COIN)
+    assert pay.signature_hash(0) == pay.signature_hash(0, p256)
+    assert pay.signature_hash(0, sha3_suite) != pay.signature_hash(0)
