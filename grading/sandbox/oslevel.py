@@ -123,7 +123,26 @@ def loopback_up() -> None:
         fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))   # SIOCSIFFLAGS, IFF_UP
 
 
-DEFAULT_HIDDEN = ("/root", "/home")   # home directories: the instructor's files
+#: top-level directories a kernel may see (read-only): the system; every OTHER top-level
+#: directory (/root, /home, /work, /srv, /opt, /mnt, ...) is covered, since an instructor's
+#: material (another checkout of the labs, a course, a gradebook) may live in any of them and a
+#: deny list of known places missed them (a second checkout under /work was readable)
+SYSTEM_DIRS = frozenset({"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc",
+                         "run", "sbin", "sys", "tmp", "usr", "var"})
+
+
+def default_hidden(root: str = "/") -> tuple[str, ...]:
+    """Home directories plus every top-level directory that is not part of the system."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        names = []
+    extra = [os.path.join(root, n) for n in names if n not in SYSTEM_DIRS
+             and os.path.isdir(os.path.join(root, n)) and not os.path.islink(os.path.join(root, n))]
+    return tuple(dict.fromkeys(["/root", "/home", *extra]))
+
+
+DEFAULT_HIDDEN = default_hidden()
 PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")   # a fresh, empty, writable tmpfs each
 MS_RDONLY, MS_REMOUNT = 1, 32
 _MOUNT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,

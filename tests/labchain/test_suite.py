@@ -64,13 +64,13 @@ def test_an_address_of_another_registered_suite_says_which_suite_it_belongs_to()
     from labchain.errors import AddressError
 
     base = type(get_suite("p256-sha256"))
-    other = type("OtherSuite", (base,), {"name": "other-test-suite", "address_version": 0x3F})()
+    other = type("OtherSuite", (base,), {"name": "other-test-suite", "address_version": 0x7A})()
     register_suite(other)
     try:
-        payload = bytes([0x3F]) + b"\x07" * 20
+        payload = bytes([0x7A]) + b"\x07" * 20
         text = b58encode(payload + hash256(payload)[:4])
         with pytest.raises(AddressError, match=r"is an address of the other-test-suite crypto suite "
-                                               r"\(version byte 0x3f\), but this chain uses p256-sha256"):
+                                               r"\(version byte 0x7a\), but this chain uses p256-sha256"):
             Address.from_string(text)
     finally:
         registry._registry.pop("other-test-suite")
