@@ -24,6 +24,8 @@ RANKS = {
     "labchain.i18n": 0,                  # message catalogs: core.errors translates its messages through them
     "labchain.crypto": 2,                # Suite interface, registry, p256, sm*
     "labchain.consensus": 3, "labchain.consensus.pow": 3,
+    "labchain.consensus.engine": 3,      # the pure state-machine interface; raft/, tbft/, pbft/, sim
+    "labchain.identity": 3,              # certificates, roles, policies (uses crypto suites)
     "labchain.consensus.pow.difficulty": 3, "labchain.difficulty": 3,
     "labchain.core.params": 4, "labchain.params": 4, "labchain.core.config": 4,
     "labchain.merkle": 5,
