@@ -20,6 +20,17 @@ crash
     :meth:`Simulation.recover` resumes it (like a process restarted from its disk).
 partition
     Groups of node ids; a message between two groups is dropped.
+pause
+    A paused node (``SIGSTOP``) keeps its messages and timers: they are held and handed to it,
+    in their original order, when it resumes (a crash loses messages; a pause only delays them).
+link rule
+    An object with ``apply(sender, receiver, message, rng) -> float | None`` in
+    :attr:`Simulation.link_rules`: ``None`` drops the message, a float adds that many seconds of
+    delay (``labchain/consensus/faults.py`` builds them: drop or delay by message type, reorder).
+message key
+    ``sha256(sender, receiver, wire bytes)``: names one message independently of when it was
+    sent, so a re-run can suppress exactly it (:attr:`Simulation.suppress`); the invariant
+    checkers minimise a violating history this way.
 
 Simplifications versus a real network: links are symmetric; no bandwidth limit or queueing;
 a message is delivered at most once (no duplication) unless a fault adds it.
@@ -55,6 +66,17 @@ class Delivery:
     receiver: str
     command: str
     dropped: bool
+    #: the message's ``height`` and ``round`` fields when it has them (BFT engines), else None
+    height: int | None = None
+    round: int | None = None
+    #: :func:`message_key` of the message (to suppress it in a re-run)
+    key: bytes = b""
+    message: Any = None
+
+
+def message_key(sender: str, receiver: str, wire: bytes) -> bytes:
+    """The identity of one message on one link, stable across re-runs of the same scenario."""
+    return hashlib.sha256(sender.encode() + b"\x00" + receiver.encode() + b"\x00" + wire).digest()[:16]
 
 
 @dataclass(slots=True)
@@ -74,6 +96,14 @@ class Simulation:
     groups: list[frozenset[str]] | None = None
     #: hooks called after every processed event: ``check(sim)`` may raise to stop the run
     checkers: list[Callable[["Simulation"], None]] = field(default_factory=list)
+    #: fault rules applied to every sent message (see the module docstring)
+    link_rules: list[Any] = field(default_factory=list)
+    #: message keys to drop (a re-run with these messages removed)
+    suppress: set[bytes] = field(default_factory=set)
+    paused: set[str] = field(default_factory=set)
+    #: node -> virtual time of each of its commits (parallel to ``commits``)
+    commit_times: dict[str, list[float]] = field(default_factory=dict)
+    _held: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
     _queue: list[tuple[float, int, str, Any]] = field(default_factory=list)
     _seq: int = 0
@@ -85,6 +115,7 @@ class Simulation:
         self._rng = random.Random(self.seed)
         for node in self.engines:
             self.commits.setdefault(node, [])
+            self.commit_times.setdefault(node, [])
 
     # --- scheduling -------------------------------------------------------------------
     def _push(self, at: float, kind: str, payload: Any) -> int:
@@ -105,6 +136,17 @@ class Simulation:
 
     def recover(self, node: str) -> None:
         self.crashed.discard(node)
+
+    def pause(self, node: str) -> None:
+        self.paused.add(node)
+
+    def resume(self, node: str) -> None:
+        """Hand a paused node what it missed, in order, at the current time."""
+        self.paused.discard(node)
+        for kind, payload in self._held.pop(node, []):
+            seq = self._push(self.now, kind, payload)
+            if kind == "timer":
+                self._timers[payload] = seq
 
     def partition(self, *groups: Iterable[str]) -> None:
         self.groups = [frozenset(g) for g in groups]
@@ -133,6 +175,7 @@ class Simulation:
                 self._timers.pop((node, out.name), None)
             elif isinstance(out, Commit):
                 self.commits[node].append(out)
+                self.commit_times[node].append(self.now)
             elif isinstance(out, Misbehaviour):
                 self.misbehaviour.append((node, out))
             else:  # an engine bug: say so loudly, a simulator must not guess
@@ -144,9 +187,20 @@ class Simulation:
         latency = self._rng.uniform(self.network.min_latency, self.network.max_latency)
         dropped = (self.network.loss > 0 and self._rng.random() < self.network.loss) \
             or not self.connected(sender, receiver)
+        for rule in self.link_rules:
+            extra = rule.apply(sender, receiver, message, self._rng)
+            if extra is None:
+                dropped = True
+            else:
+                latency += extra
+        key = message_key(sender, receiver, wire) if (self.suppress or self.record_messages) else b""
+        if self.suppress and key in self.suppress:
+            dropped = True
         if self.record_messages:
             self.deliveries.append(Delivery(self.now, self.now + latency, sender, receiver,
-                                            type(message).COMMAND.decode(), dropped))
+                                            type(message).COMMAND.decode(), dropped,
+                                            getattr(message, "height", None),
+                                            getattr(message, "round", None), key, message))
         if not dropped:
             self._push(self.now + latency, "deliver", (sender, receiver, wire))
 
@@ -170,6 +224,12 @@ class Simulation:
             node, command = payload
             if node not in self.crashed:
                 self._apply(node, self.engines[node].submit(command, self.now))
+        elif kind == "timer" and payload[0] in self.paused:
+            if self._timers.get(payload) == seq:  # still armed: fires when the node resumes
+                del self._timers[payload]
+                self._held.setdefault(payload[0], []).append((kind, payload))
+        elif kind == "deliver" and payload[1] in self.paused:
+            self._held.setdefault(payload[1], []).append((kind, payload))
         elif kind == "timer":
             node, name = payload
             if self._timers.get((node, name)) == seq:
