@@ -130,6 +130,12 @@ class Simulation:
     def submit(self, node: str, command: bytes, at: float | None = None) -> None:
         self._push(self.now if at is None else at, "submit", (node, command))
 
+    def inject(self, sender: str, receiver: str, message, at: float | None = None) -> None:
+        """Deliver ``message`` to ``receiver`` as if ``sender`` had sent it (fuzzing, replay);
+        it goes through the wire encoding like any other message."""
+        self._push(self.now if at is None else at, "deliver",
+                   (sender, receiver, encode_engine_message(message)))
+
     # --- faults -----------------------------------------------------------------------
     def crash(self, node: str) -> None:
         self.crashed.add(node)
