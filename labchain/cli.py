@@ -24,6 +24,7 @@ GROUPS = {
     "images": "labchain.deploy.images",
     "curriculum": "labchain.curriculum.cli",
     "lab": "labchain.deploy.lab",
+    "certs": "labchain.identity.cli",
 }
 
 
