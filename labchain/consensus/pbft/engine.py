@@ -54,7 +54,7 @@ Simplifications versus PBFT and FISCO BCOS
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from labchain.consensus.engine import (
@@ -73,6 +73,8 @@ MAX_FUTURE_VIEWS = 8
 #: committed entries per CatchUp answer
 CATCHUP_BATCH = 64
 _SIG_CACHE = 8192
+#: what ``byz_invalid`` puts before a value (tests' applications reject such values)
+INVALID_PREFIX = b"\x00pbft-invalid\x00"
 _TIMER_VIEW = "pbft.view"
 _TIMER_PROPOSE = "pbft.propose"
 _TIMER_FETCH = "pbft.fetch"
@@ -711,6 +713,45 @@ class PBFTEngine(Engine):
                         out.append(Misbehaviour(self.validators[peer], reason))
         if applied == CATCHUP_BATCH:
             self._fetch([peer], out)
+
+    # --- hooks for the Byzantine wrappers of labchain/consensus/faults.py ----------------
+    def byz_kind(self, message: Record) -> str | None:
+        if isinstance(message, PrePrepare):
+            return "proposal"
+        if isinstance(message, (Prepare, CommitVote)):
+            return "vote"
+        return None
+
+    def _value_of(self, message: Prepare | CommitVote) -> bytes | None:
+        slot = self.slots.get(message.seq)
+        pp = slot.pre_prepares.get(message.view) if slot else None
+        if pp is not None and pp.digest == message.digest:
+            return pp.value
+        entry = self.committed.get(message.seq)
+        return entry[0] if entry and entry[1].digest == message.digest else None
+
+    def byz_conflicting(self, message: Record, alternative) -> Record | None:
+        """The same pre-prepare/vote for ``alternative(value)``, re-signed."""
+        if isinstance(message, PrePrepare):
+            value = alternative(message.value)
+            return self._sign(replace(message, value=value, digest=self.digest(value)))
+        if isinstance(message, (Prepare, CommitVote)):
+            value = self._value_of(message)
+            if value is None:
+                return None
+            return self._sign(replace(message, digest=self.digest(alternative(value))))
+        return None
+
+    def byz_invalid(self, message: Record) -> Record | None:
+        """The same pre-prepare/vote for a value no application accepts as a block: its
+        bytes are prefixed with ``INVALID_PREFIX`` (invalid only if the application checks)."""
+        return self.byz_conflicting(message, lambda value: INVALID_PREFIX + value)
+
+    def byz_round(self, message: Record, round: int) -> Record | None:
+        """The same message claiming view ``round`` (PBFT's round is its view)."""
+        if isinstance(message, (PrePrepare, Prepare, CommitVote)) and round != message.view:
+            return self._sign(replace(message, view=round))
+        return None
 
     _HANDLERS = {
         PrePrepare: _on_pre_prepare, Prepare: _on_prepare, CommitVote: _on_commit,

@@ -31,7 +31,9 @@ NO_SIGNATURE = bytes(64)
 
 
 class Signed:
-    """Mixin: the bytes a message's signature covers, and a copy carrying a signature."""
+    """Mixin: the bytes a message's signature covers, and a copy carrying a signature.
+    ``height``/``round`` name the sequence number and view the way the simulator's message
+    charts and the engine-independent fault wrappers read them (TBFT's names)."""
 
     __slots__ = ()
     COMMAND: ClassVar[bytes]
@@ -63,6 +65,14 @@ class PrePrepare(Signed, Record):
     ENCODING = (("view", _VIEW), ("seq", _SEQ), ("digest", _DIGEST), ("value", VarBytes(MAX_VALUE)),
                 ("replica", _REPLICA), ("signature", _SIG))
 
+    @property
+    def height(self) -> int:
+        return self.seq
+
+    @property
+    def round(self) -> int:
+        return self.view
+
 
 @dataclass(frozen=True, slots=True)
 class Prepare(Signed, Record):
@@ -76,6 +86,14 @@ class Prepare(Signed, Record):
     SIGNED = ("view", "seq", "digest", "replica")
     ENCODING = (("view", _VIEW), ("seq", _SEQ), ("digest", _DIGEST), ("replica", _REPLICA),
                 ("signature", _SIG))
+
+    @property
+    def height(self) -> int:
+        return self.seq
+
+    @property
+    def round(self) -> int:
+        return self.view
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +109,14 @@ class CommitVote(Signed, Record):
     SIGNED = ("view", "seq", "digest", "replica")
     ENCODING = Prepare.ENCODING
 
+    @property
+    def height(self) -> int:
+        return self.seq
+
+    @property
+    def round(self) -> int:
+        return self.view
+
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint(Signed, Record):
@@ -103,6 +129,10 @@ class Checkpoint(Signed, Record):
     COMMAND = b"pbft.checkpoint"
     SIGNED = ("seq", "state", "replica")
     ENCODING = (("seq", _SEQ), ("state", _DIGEST), ("replica", _REPLICA), ("signature", _SIG))
+
+    @property
+    def height(self) -> int:
+        return self.seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +160,10 @@ class ViewChange(Signed, Record):
                 ("checkpoints", ListOf(Nested(Checkpoint), 1024)),
                 ("prepared", ListOf(Nested(PreparedProof), 4096)),
                 ("replica", _REPLICA), ("signature", _SIG))
+
+    @property
+    def round(self) -> int:
+        return self.new_view
 
 
 @dataclass(frozen=True, slots=True)
