@@ -438,7 +438,11 @@ class RaftEngine(Engine):
             last_of_term = self._last_index_of_term(msg.conflict_term)
             if last_of_term:
                 retry = last_of_term + 1
-        retry = max(self.match_index[sender] + 1, min(max(retry, 1), self.last_index + 1))
+        retry = min(max(retry, 1), self.last_index + 1)
+        # the follower's latest word wins: a refusal below match_index is a reordered old reply
+        # or a follower that lost its log; lowering match_index only delays commits (never
+        # uncommits), and a later success raises it again
+        self.match_index[sender] = min(self.match_index[sender], retry - 1)
         self.next_index[sender] = retry
         return [Send(sender, self._append_for(sender))]
 
