@@ -41,7 +41,7 @@ from labchain.core.errors import (
 )
 from labchain.merkle import merkle_root
 from labchain.core.params import Params
-from labchain.ledger.utxo.tx import NULL_HASH, Transaction, TxOut, check_transaction_syntax, short
+from labchain.ledger.utxo.tx import NULL_HASH, Transaction, TxOut, check_transaction_syntax, describe_tx, short
 
 HEADER_SIZE = 80
 MAX_BLOCK_ITEMS = 1_000_000  # decoding bound; Params.max_block_txs is the consensus limit
@@ -56,6 +56,7 @@ class BlockHeader(Record):
     bits: int
     nonce: int
     _hash: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _suite_hash: tuple | None = field(default=None, init=False, repr=False, compare=False)  # (name, hash)
 
     ENCODING = (
         ("version", UInt(4)),
@@ -68,6 +69,7 @@ class BlockHeader(Record):
 
     @property
     def hash(self) -> bytes:
+        """The id on a p256-sha256 chain (labs, vectors). Chain code asks :meth:`hash_in`."""
         if self._hash is None:
             object.__setattr__(self, "_hash", hash256(self.to_bytes()))
         return self._hash
@@ -76,14 +78,19 @@ class BlockHeader(Record):
         """The block id on a chain of ``suite`` (None: the default suite, same as :attr:`hash`)."""
         if suite is None or suite.name == DEFAULT_SUITE:
             return self.hash
-        return suite.hash256(self.to_bytes())
+        cached = self._suite_hash  # one other suite cached: a header lives on one chain
+        if cached is None or cached[0] != suite.name:
+            cached = (suite.name, suite.hash256(self.to_bytes()))
+            object.__setattr__(self, "_suite_hash", cached)
+        return cached[1]
 
     @property
     def target(self) -> int:
         return bits_to_target(self.bits)
 
-    def meets_target(self) -> bool:
-        return int.from_bytes(self.hash, "big") <= self.target
+    def meets_target(self, suite: Suite | None = None) -> bool:
+        """Proof of work on a chain of ``suite`` (None: p256-sha256)."""
+        return int.from_bytes(self.hash_in(suite), "big") <= self.target
 
     def with_nonce(self, nonce: int, timestamp: int | None = None) -> BlockHeader:
         return BlockHeader(
@@ -113,6 +120,9 @@ class Block(Record):
     def hash(self) -> bytes:
         return self.header.hash
 
+    def hash_in(self, suite: Suite | None = None) -> bytes:
+        return self.header.hash_in(suite)
+
     @property
     def prev_hash(self) -> bytes:
         return self.header.prev_hash
@@ -126,63 +136,78 @@ class Block(Record):
 
 def check_block_syntax(block: Block, params: Params) -> None:
     """Rules that need nothing but the block (Bitcoin: CheckBlock). Raises, else returns."""
-    header = block.header
+    header, suite = block.header, params.crypto
+    name = describe(block, suite)
     try:
         target = header.target
     except EncodingError as exc:
-        raise ProofOfWorkError(f"{block} has an invalid target: {exc}", block) from None
+        raise ProofOfWorkError(f"{name} has an invalid target: {exc}", block) from None
     if target > params.pow_limit:
-        raise ProofOfWorkError(f"{block} claims a target easier than the network's limit", block)
-    if int.from_bytes(header.hash, "big") > target:
+        raise ProofOfWorkError(f"{name} claims a target easier than the network's limit", block)
+    block_hash = header.hash_in(suite)
+    if int.from_bytes(block_hash, "big") > target:
         raise ProofOfWorkError(
-            f"{block} hash {header.hash.hex()[:16]}... is above its target: no valid proof of work", block
+            f"{name} hash {block_hash.hex()[:16]}... is above its target: no valid "
+            "proof of work", block
         )
     if not block.transactions:
-        raise CoinbaseError(f"{block} has no transactions; the first must be the coinbase", block)
+        raise CoinbaseError(f"{name} has no transactions; the first must be the coinbase", block)
     if len(block.transactions) > params.max_block_txs:
         raise BlockSizeError(
-            f"{block} holds {len(block.transactions)} transactions, more than {params.max_block_txs}", block
+            f"{name} holds {len(block.transactions)} transactions, more than {params.max_block_txs}", block
         )
     size = len(block.to_bytes())
     if size > params.max_block_size:
-        raise BlockSizeError(f"{block} is {size} bytes, more than {params.max_block_size}", block)
-    if header.merkle_root != block.compute_merkle_root():
-        raise MerkleRootError(f"{block}'s Merkle root does not match its transactions", block)
+        raise BlockSizeError(f"{name} is {size} bytes, more than {params.max_block_size}", block)
+    if header.merkle_root != block.compute_merkle_root(suite):
+        raise MerkleRootError(f"{name}'s Merkle root does not match its transactions", block)
     if not block.transactions[0].is_coinbase:
-        raise CoinbaseError(f"the first transaction of {block} is not a coinbase", block)
+        raise CoinbaseError(f"the first transaction of {name} is not a coinbase", block)
     txids: set[bytes] = set()
     spent: dict = {}
     for n, tx in enumerate(block.transactions):
         if n and tx.is_coinbase:
-            raise CoinbaseError(f"transaction {n} of {block} is a second coinbase", block)
-        if tx.txid in txids:
-            raise DuplicateTransactionError(f"{tx} appears twice in {block}", tx)
-        txids.add(tx.txid)
+            raise CoinbaseError(f"transaction {n} of {name} is a second coinbase", block)
+        txid = tx.txid_in(suite)
+        if txid in txids:
+            raise DuplicateTransactionError(f"{describe(tx, suite)} appears twice in {name}", tx)
+        txids.add(txid)
         check_transaction_syntax(tx, params)
         for txin in tx.inputs:
             if txin.prevout in spent:
                 raise DoubleSpendError(
-                    f"{tx} and {spent[txin.prevout]} in {block} both spend output {txin.prevout}", tx
+                    f"{describe(tx, suite)} and {describe(spent[txin.prevout], suite)} in {name} both spend output {txin.prevout}", tx
                 )
             spent[txin.prevout] = tx
 
 
 @functools.lru_cache(maxsize=16)
 def genesis_block(params: Params) -> Block:
-    """Block 0 of a network: its coinbase pre-funds the deterministic test accounts."""
+    """Block 0 of a network: its coinbase pre-funds the deterministic test accounts.
+    Keys, addresses and the Merkle root come from the network's suite."""
+    suite = params.crypto
     outputs = tuple(
-        TxOut(params.account_balance, PrivateKey.from_seed(params.account_seed, i).address)
-        for i in range(params.funded_accounts)
+        TxOut(params.account_balance, account_key(params, i).address) for i in range(params.funded_accounts)
     )
     if not outputs:  # main-like: an unspendable-in-practice reward to a throwaway key
-        outputs = (TxOut(params.initial_reward, PrivateKey.from_seed("labchain genesis", 0).address),)
+        outputs = (TxOut(params.initial_reward, suite.key_from_seed("labchain genesis", 0).address),)
     coinbase = Transaction.coinbase(0, outputs, params.genesis_memo[: params.max_memo])
     header = BlockHeader(
-        1, NULL_HASH, merkle_root([coinbase.txid]), params.genesis_timestamp, params.initial_bits, 0
+        1, NULL_HASH, merkle_root([coinbase.txid_in(suite)], suite), params.genesis_timestamp,
+        params.initial_bits, 0
     )
     return Block(header, (coinbase,))
 
 
 def account_key(params: Params, index: int) -> PrivateKey:
-    """Private key of the ``index``-th pre-funded account of a network (Ganache-style)."""
-    return PrivateKey.from_seed(params.account_seed, index)
+    """Private key of the ``index``-th pre-funded account of a network (Ganache-style), of the
+    network's suite: a P-256 ``PrivateKey`` on p256-sha256 chains, a ``KeyPair`` otherwise."""
+    return params.crypto.key_from_seed(params.account_seed, index)
+
+
+def describe(record: Block | Transaction, suite: Suite) -> str:
+    """``block 1a2b3c4d`` / ``tx 1a2b3c4d (...)`` with the id of ``suite``'s chain, for messages
+    (``str(block)`` names the p256-sha256 id)."""
+    if isinstance(record, Block):
+        return f"block {short(record.hash_in(suite))}"
+    return describe_tx(record, suite)

@@ -25,6 +25,11 @@ Ties are broken by outpoint, so the same coins always give the same transaction.
 simplified form of Bitcoin Core's old "knapsack" selection; Core now runs branch-and-bound
 (to avoid change) and keeps the cheapest of several strategies by a waste metric.
 
+Crypto suite: a wallet's keys are of one suite (a P-256 ``PrivateKey`` or a ``KeyPair`` of
+``labchain.crypto.suite``); :meth:`Wallet.from_seed` takes the suite (``params.crypto``; the
+default is p256-sha256, named explicitly). :meth:`Wallet.pay` refuses, with a sentence naming
+both suites, a recipient or change address of another suite and a source chain of another one.
+
 Simplifications versus real wallets: fees are given explicitly (no fee-rate estimation), keys
 are not stored or encrypted, change goes to one fixed address (no fresh change addresses).
 """
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Protocol, Sequence
 
 from labchain.crypto import Address, PrivateKey
+from labchain.crypto.suite import DEFAULT_SUITE, Suite, get_suite
 from labchain.core.errors import InsufficientFundsError, WalletError
 from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut, check_transaction_syntax
 
@@ -82,12 +88,19 @@ class Wallet:
         if not keys:
             raise WalletError("a wallet needs at least one key")
         self.keys: tuple[PrivateKey, ...] = tuple(keys)
+        suites = {key.suite.name for key in self.keys}
+        if len(suites) > 1:
+            raise WalletError(f"a wallet holds keys of one crypto suite, got {', '.join(sorted(suites))}",
+                              sorted(suites))
+        self.suite: Suite = self.keys[0].suite
         self._key_of = {key.address: key for key in self.keys}
 
     @classmethod
-    def from_seed(cls, phrase: str, count: int = 10) -> Wallet:
-        """``count`` deterministic keys of a seed phrase: the same phrase, the same wallet."""
-        return cls([PrivateKey.from_seed(phrase, i) for i in range(count)])
+    def from_seed(cls, phrase: str, count: int = 10, suite: Suite | str = DEFAULT_SUITE) -> Wallet:
+        """``count`` deterministic keys of a seed phrase on ``suite`` (pass ``params.crypto``):
+        the same phrase and suite, the same wallet."""
+        suite = get_suite(suite)
+        return cls([suite.key_from_seed(phrase, i) for i in range(count)])
 
     @classmethod
     def from_keys(cls, keys: Iterable[PrivateKey]) -> Wallet:
@@ -136,8 +149,14 @@ class Wallet:
         Raises :class:`InsufficientFundsError` (with the balance and what is missing) or
         :class:`WalletError` for a bad amount, fee or address.
         """
-        to = _address(to, "recipient")
-        change_to = _address(change_address, "change address") if change_address else self.addresses[0]
+        params = getattr(source, "params", None)
+        if params is not None and params.crypto.name != self.suite.name:
+            raise WalletError(f"this wallet's keys are of the {self.suite.name} crypto suite, but the "
+                              f"chain uses {params.crypto.name}: its coins cannot be spent there",
+                              params.crypto.name)
+        to = _address(to, "recipient", self.suite)
+        change_to = (_address(change_address, "change address", self.suite) if change_address
+                     else self.addresses[0])
         if type(amount) is not int or amount <= 0:
             raise WalletError(f"the amount must be a positive integer of base units, got {amount!r}", amount)
         if type(fee) is not int or fee < 0:
@@ -157,8 +176,7 @@ class Wallet:
         if selection.change:
             outputs.append(TxOut(selection.change, change_to))
         unsigned = Transaction(1, tuple(TxIn(c.outpoint) for c in selection.coins), tuple(outputs), memo)
-        tx = unsigned.sign([self.key_for(c.output.address) for c in selection.coins])
-        params = getattr(source, "params", None)
+        tx = unsigned.sign([self.key_for(c.output.address) for c in selection.coins], self.suite)
         if params is not None:
             check_transaction_syntax(tx, params)  # e.g. a memo that is too long
         return tx
@@ -170,9 +188,7 @@ def spent_by(transactions: Iterable[Transaction]) -> set[OutPoint]:
     return {txin.prevout for tx in transactions for txin in tx.inputs}
 
 
-def _address(value: Address | str, what: str) -> Address:
-    if isinstance(value, Address):
-        return value
-    if isinstance(value, str):
-        return Address.from_string(value)
+def _address(value: Address | str, what: str, suite: Suite) -> Address:
+    if isinstance(value, (Address, str)):
+        return Address.from_string(value).check_suite(suite)
     raise WalletError(f"the {what} must be an address, got {type(value).__name__}", value)

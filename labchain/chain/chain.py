@@ -76,13 +76,14 @@ class Chain:
     def __init__(self, params: Params | str, path=None, clock: Callable[[], float] = time.time, *,
                  max_orphans: int = 100, verify_workers: int = 1) -> None:
         self.params = get_params(params)
+        self.suite = self.params.crypto  # every id, address and signature of this chain
         self.clock = clock
         self.max_orphans = max_orphans
         self.verify_workers = verify_workers
         self.lock = threading.RLock()
         genesis = genesis_block(self.params)
-        self.genesis_hash = genesis.hash
-        self.store = Store(path, self.params, genesis.hash)
+        self.genesis_hash = genesis.hash_in(self.suite)
+        self.store = Store(path, self.params, genesis.hash_in(self.suite))
         self.tree = BlockTree(self.params)
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self._cache: OrderedDict[bytes, Block] = OrderedDict()
@@ -95,11 +96,11 @@ class Chain:
             self._recover()  # finish a reorganisation a crash interrupted
 
     def _connect_genesis(self, genesis: Block) -> None:
-        entry = self.tree.get(genesis.hash)
+        entry = self.tree.get(genesis.hash_in(self.suite))
         if entry is None:
             entry = self.tree.new_entry(genesis.header, None, len(genesis.transactions))
             self.store.put_block(entry, genesis.to_bytes())
-        view = UtxoView(self.store)  # genesis is valid by definition: its outputs just exist
+        view = UtxoView(self.store, self.suite)  # genesis is valid by definition: its outputs just exist
         view.add_outputs(genesis.transactions[0], 0)
         self.store.connect(genesis, 0, view.created_coins(), view.undo())
         entry.status = "valid"
@@ -155,16 +156,16 @@ class Chain:
         on another branch than before, which a node must pass to the mempool too).
         """
         with self.lock:
-            known = self.tree.get(block.hash)
+            known = self.tree.get(block.hash_in(self.suite))
             if known is not None:
                 if known.status == "invalid":
                     exc = BlockValidationError(
-                        f"{describe_block(block, known.height)} is already known to be invalid: "
+                        f"{describe_block(block, known.height, self.suite)} is already known to be invalid: "
                         f"{known.reason}", block)
                     exc.update = ChainUpdate("unchanged")
                     raise exc
                 return ChainUpdate("duplicate")
-            if block.hash in self.orphans:
+            if block.hash_in(self.suite) in self.orphans:
                 return ChainUpdate("duplicate")
             try:
                 check_block_syntax(block, self.params)
@@ -178,11 +179,11 @@ class Chain:
             try:
                 self._accept(block)
             except ValidationError as exc:
-                if self.tree.get(block.hash) is not None:
-                    self._accept_orphans_of(block.hash)  # orphans of an invalid block are dropped
+                if self.tree.get(block.hash_in(self.suite)) is not None:
+                    self._accept_orphans_of(block.hash_in(self.suite))  # orphans of an invalid block are dropped
                 exc.update = self._update_since(old_tip, "unchanged")
                 raise
-            self._accept_orphans_of(block.hash)
+            self._accept_orphans_of(block.hash_in(self.suite))
             return self._update_since(old_tip, "side_branch")
 
     def _accept(self, block: Block) -> None:
@@ -190,11 +191,11 @@ class Chain:
         height = parent.height + 1
         if parent.status == "invalid":
             raise InvalidAncestorError(
-                f"{describe_block(block, height)} builds on block {short(parent.hash)}, which is "
+                f"{describe_block(block, height, self.suite)} builds on block {short(parent.hash)}, which is "
                 f"invalid: {parent.reason}", block)
         check_header_context(block, height, self.tree.next_bits(parent),
                              self.tree.median_time_past(parent), self.clock(), self.params)
-        check_block_context(block, height)
+        check_block_context(block, height, self.suite)
         entry = self.tree.new_entry(block.header, parent, len(block.transactions))
         try:
             self.store.put_block(entry, block.to_bytes())
@@ -210,7 +211,7 @@ class Chain:
                 raise
 
     def _add_orphan(self, block: Block) -> None:
-        self.orphans[block.hash] = block
+        self.orphans[block.hash_in(self.suite)] = block
         while len(self.orphans) > self.max_orphans:
             self.orphans.popitem(last=False)
 
@@ -220,12 +221,12 @@ class Chain:
         while waiting:
             parent = waiting.pop()
             for orphan in [b for b in self.orphans.values() if b.prev_hash == parent]:
-                del self.orphans[orphan.hash]
+                del self.orphans[orphan.hash_in(self.suite)]
                 try:
                     self._accept(orphan)
                 except ValidationError:
                     continue
-                waiting.append(orphan.hash)
+                waiting.append(orphan.hash_in(self.suite))
 
     def missing_parents(self) -> list[bytes]:
         """Hashes of blocks the held orphans need (what a node should ask its peers for)."""
@@ -264,7 +265,7 @@ class Chain:
                 continue
 
     def _connect(self, entry: TreeEntry, block: Block) -> None:
-        view = UtxoView(self.store)
+        view = UtxoView(self.store, self.suite)
         connect_transactions(block, entry.height, view, self.params, self.verify_workers,
                              verify_signatures=entry.status != "valid")
         self.store.connect(block, entry.height, view.created_coins(), view.undo())
@@ -373,8 +374,8 @@ class Chain:
         return entry
 
     def _remember(self, block: Block) -> None:
-        self._cache[block.hash] = block
-        self._cache.move_to_end(block.hash)
+        self._cache[block.hash_in(self.suite)] = block
+        self._cache.move_to_end(block.hash_in(self.suite))
         while len(self._cache) > BLOCK_CACHE_SIZE:
             self._cache.popitem(last=False)
 
@@ -434,11 +435,11 @@ class Chain:
 
     def utxos(self, address: Address | str) -> list[Coin]:
         with self.lock:
-            return self.store.coins_of(Address.from_string(address))
+            return self.store.coins_of(Address.from_string(address).check_suite(self.suite))
 
     def balance(self, address: Address | str) -> int:
         with self.lock:
-            return self.store.balance(Address.from_string(address))
+            return self.store.balance(Address.from_string(address).check_suite(self.suite))
 
     def locator(self) -> list[bytes]:
         with self.lock:

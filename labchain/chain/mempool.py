@@ -126,37 +126,38 @@ class Mempool:
             return self._add(tx, verify_signatures=True)
 
     def _add(self, tx: Transaction, verify_signatures: bool) -> bytes:
-        params = self.chain.params
+        params, suite = self.chain.params, self.chain.suite
         check_transaction_syntax(tx, params)
+        txid = tx.txid_in(suite)
         if tx.is_coinbase:
             raise MalformedTransactionError(
-                f"tx {short(tx.txid)} is a coinbase: coinbases exist only as the first "
+                f"tx {short(txid)} is a coinbase: coinbases exist only as the first "
                 "transaction of a block", tx)
-        if tx.txid in self._entries:
-            raise DuplicateTransactionError(f"tx {short(tx.txid)} is already in the mempool", tx)
+        if txid in self._entries:
+            raise DuplicateTransactionError(f"tx {short(txid)} is already in the mempool", tx)
         size = len(tx.to_bytes())
         if size > params.max_block_size - TEMPLATE_RESERVE:
             raise MalformedTransactionError(
-                f"tx {short(tx.txid)} is {size} bytes: it would never fit in a block", tx)
+                f"tx {short(txid)} is {size} bytes: it would never fit in a block", tx)
         for n, txin in enumerate(tx.inputs):
             other = self._spends.get(txin.prevout)
             if other is not None:
                 raise DoubleSpendError(
-                    f"input {n} of tx {short(tx.txid)} spends output {txin.prevout}, which "
+                    f"input {n} of tx {short(txid)} spends output {txin.prevout}, which "
                     f"mempool tx {short(other)} already spends", tx)
         height = self.chain.height + 1
-        check_lock_height(tx, height)
-        view = UtxoView(_PoolCoins(self))
+        check_lock_height(tx, height, suite)
+        view = UtxoView(_PoolCoins(self), suite)
         check_not_in_chain([tx], view)
-        signatures = SignatureChecks(params.crypto) if verify_signatures else None
+        signatures = SignatureChecks(suite) if verify_signatures else None
         fee = spend_inputs(tx, view, height, params, signatures)
         if signatures is not None:
             signatures.verify()
-        self._entries[tx.txid] = MempoolEntry(tx, fee, size, self._seq)
+        self._entries[txid] = MempoolEntry(tx, fee, size, self._seq)
         self._seq += 1
         for txin in tx.inputs:
-            self._spends[txin.prevout] = tx.txid
-        return tx.txid
+            self._spends[txin.prevout] = txid
+        return txid
 
     # -- following the chain --------------------------------------------------------------
     def update(self, chain_update: ChainUpdate) -> list[Transaction]:
@@ -168,10 +169,12 @@ class Mempool:
             if chain_update.disconnected:
                 return self._rebuild(chain_update.disconnected)
             evicted = []
+            suite = self.chain.suite
             for block in chain_update.connected:
                 for tx in block.transactions[1:]:
-                    if tx.txid in self._entries:
-                        self._remove(tx.txid)
+                    txid = tx.txid_in(suite)
+                    if txid in self._entries:
+                        self._remove(txid)
                     for txin in tx.inputs:
                         rival = self._spends.get(txin.prevout)
                         if rival is not None:
@@ -189,7 +192,7 @@ class Mempool:
             try:
                 self._add(tx, verify_signatures=False)
             except ValidationError:
-                if tx.txid in was_pending:
+                if tx.txid_in(self.chain.suite) in was_pending:
                     evicted.append(tx)
         return evicted
 
@@ -221,13 +224,13 @@ class Mempool:
         The timestamp is raised to one second past the median time past if needed."""
         with self.chain.lock:
             chain, params = self.chain, self.chain.params
-            address = Address.from_string(reward_address)
+            address = Address.from_string(reward_address).check_suite(chain.suite)
             chosen, fees = self._select(params.max_block_size - TEMPLATE_RESERVE, params.max_block_txs - 1)
             height = chain.height + 1
             coinbase = Transaction.coinbase(height, [TxOut(params.block_reward(height) + fees, address)])
             txs = (coinbase, *chosen)
             when = int(chain.clock() if timestamp is None else timestamp)
-            header = BlockHeader(1, chain.tip_hash, merkle_root([t.txid for t in txs]),
+            header = BlockHeader(1, chain.tip_hash, merkle_root([t.txid_in(chain.suite) for t in txs], chain.suite),
                                  max(when, chain.median_time_past() + 1), chain.next_bits(), 0)
             return Block(header, txs)
 

@@ -89,6 +89,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None, params: Params, genesis_hash: bytes) -> None:
         self.path = None if path is None else os.fspath(path)
+        self.suite = params.crypto  # txids and block hashes of the rows are this suite's
         try:
             self.db = sqlite3.connect(
                 ":memory:" if path is None else self.path, isolation_level=None,
@@ -223,28 +224,31 @@ class Store:
     # -- connecting and disconnecting: one transaction each ----------------------------------
     def connect(self, block, height: int, created: Iterable[Coin], spent: BlockUndo) -> None:
         """Apply a validated block: its new coins, the coins it spent, indexes, undo, tip."""
+        suite = self.suite
+        block_hash = block.hash_in(suite)
         with self.transaction() as db:
             db.executemany("DELETE FROM utxos WHERE txid = ? AND idx = ?",
                            [(c.outpoint.txid, c.outpoint.index) for c in spent.spent])
             db.executemany("INSERT INTO utxos VALUES (?, ?, ?, ?, ?, ?)", [_coin_row(c) for c in created])
             db.executemany("INSERT OR REPLACE INTO spent VALUES (?, ?, ?, ?)", [
-                (i.prevout.txid, i.prevout.index, tx.txid, height)
+                (i.prevout.txid, i.prevout.index, tx.txid_in(suite), height)
                 for tx in block.transactions for i in tx.inputs])
             db.executemany("INSERT INTO txindex VALUES (?, ?, ?, ?)", [
-                (tx.txid, block.hash, height, n) for n, tx in enumerate(block.transactions)])
-            db.execute("INSERT OR REPLACE INTO undo VALUES (?, ?)", (block.hash, spent.to_bytes()))
-            db.execute("UPDATE blocks SET status = 'valid', reason = '' WHERE hash = ?", (block.hash,))
-            self._set_tip(block.hash)
+                (tx.txid_in(suite), block_hash, height, n) for n, tx in enumerate(block.transactions)])
+            db.execute("INSERT OR REPLACE INTO undo VALUES (?, ?)", (block_hash, spent.to_bytes()))
+            db.execute("UPDATE blocks SET status = 'valid', reason = '' WHERE hash = ?", (block_hash,))
+            self._set_tip(block_hash)
 
     def disconnect(self, block, undo: BlockUndo) -> None:
         """Undo ``connect``: delete the block's coins, restore the ones it spent, tip = parent."""
-        in_block = {tx.txid for tx in block.transactions}
+        suite = self.suite
+        in_block = {tx.txid_in(suite) for tx in block.transactions}
         with self.transaction() as db:
             db.executemany("DELETE FROM utxos WHERE txid = ? AND idx = ?", [
-                (tx.txid, n) for tx in block.transactions for n in range(len(tx.outputs))])
+                (tx.txid_in(suite), n) for tx in block.transactions for n in range(len(tx.outputs))])
             db.executemany("INSERT INTO utxos VALUES (?, ?, ?, ?, ?, ?)", [_coin_row(c) for c in undo.spent])
             db.executemany("DELETE FROM spent WHERE txid = ? AND idx = ?", [
                 (i.prevout.txid, i.prevout.index) for tx in block.transactions for i in tx.inputs])
             db.executemany("DELETE FROM txindex WHERE txid = ?", [(t,) for t in in_block])
-            db.execute("DELETE FROM undo WHERE hash = ?", (block.hash,))
+            db.execute("DELETE FROM undo WHERE hash = ?", (block.hash_in(suite),))
             self._set_tip(block.prev_hash)

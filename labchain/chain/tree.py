@@ -78,7 +78,7 @@ class BlockTree:
                   status: str = "candidate") -> TreeEntry:
         height = 0 if parent is None else parent.height + 1
         work = work_of(header.bits) + (parent.chainwork if parent else 0)
-        entry = TreeEntry(header.hash, header, height, work, self.next_seq, status, tx_count, parent)
+        entry = TreeEntry(header.hash_in(self.params.crypto), header, height, work, self.next_seq, status, tx_count, parent)
         self.insert(entry)
         return entry
 

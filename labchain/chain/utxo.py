@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from labchain.crypto.suite import Suite
 from labchain.ledger.utxo.tx import OutPoint, Transaction
 
 from labchain.chain.records import BlockUndo, Coin
@@ -40,8 +41,9 @@ class CoinSource(Protocol):
 class UtxoView:
     """A UTXO set being changed by one block (or one transaction), not yet written."""
 
-    def __init__(self, base: CoinSource) -> None:
+    def __init__(self, base: CoinSource, suite: Suite) -> None:
         self.base = base
+        self.suite = suite                           # the chain's suite: outpoints name suite txids
         self.created: dict[OutPoint, Coin] = {}
         self.spent: list[Coin] = []                  # undo data: coins from before this block
         self.spent_by: dict[OutPoint, bytes] = {}    # outpoint -> txid that spent it here
@@ -60,8 +62,9 @@ class UtxoView:
         self.spent_by[outpoint] = spender
 
     def add_outputs(self, tx: Transaction, height: int) -> None:
+        txid = tx.txid_in(self.suite)
         for n, out in enumerate(tx.outputs):
-            outpoint = OutPoint(tx.txid, n)
+            outpoint = OutPoint(txid, n)
             self.created[outpoint] = Coin(outpoint, out, height, tx.is_coinbase)
 
     def created_coins(self) -> list[Coin]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labchain.block import Block
-from labchain.crypto.suite import Suite, get_suite
+from labchain.crypto.suite import Suite
 from labchain.core.errors import (
     AlreadySpentError,
     BadSignatureError,
@@ -56,8 +56,8 @@ from labchain.ledger.utxo.tx import Transaction, short
 from labchain.chain.utxo import UtxoView
 
 
-def describe_block(block: Block, height: int) -> str:
-    return f"block {short(block.hash)} at height {height}"
+def describe_block(block: Block, height: int, suite: Suite) -> str:
+    return f"block {short(block.hash_in(suite))} at height {height}"
 
 
 # -- block header and body against the parent and the height --------------------------------
@@ -65,7 +65,7 @@ def describe_block(block: Block, height: int) -> str:
 def check_header_context(block: Block, height: int, expected_bits: int, parent_mtp: int,
                          now: int, params: Params) -> None:
     """Target and timestamp rules for a block at ``height`` (its parent is at ``height - 1``)."""
-    header, where = block.header, describe_block(block, height)
+    header, where = block.header, describe_block(block, height, params.crypto)
     if header.bits != expected_bits:
         raise BadTargetError(
             f"{where} has bits 0x{header.bits:08x}, but the difficulty rules require "
@@ -80,21 +80,21 @@ def check_header_context(block: Block, height: int, expected_bits: int, parent_m
             f"{params.max_future_block_time} s ahead of this node's clock ({int(now)})", block)
 
 
-def check_block_context(block: Block, height: int) -> None:
+def check_block_context(block: Block, height: int, suite: Suite) -> None:
     """Height-dependent rules: the coinbase commits to the height, lock heights are reached."""
-    coinbase, where = block.transactions[0], describe_block(block, height)
+    coinbase, where = block.transactions[0], describe_block(block, height, suite)
     if coinbase.lock_height != height:
         raise CoinbaseError(
             f"the coinbase of {where} has lock_height {coinbase.lock_height}; it must be the "
             f"block's height {height}", block)
     for tx in block.transactions[1:]:
-        check_lock_height(tx, height)
+        check_lock_height(tx, height, suite)
 
 
-def check_lock_height(tx: Transaction, height: int) -> None:
+def check_lock_height(tx: Transaction, height: int, suite: Suite) -> None:
     if tx.lock_height > height:
         raise LockTimeError(
-            f"tx {short(tx.txid)} has lock_height {tx.lock_height}; it cannot be in a block "
+            f"tx {short(tx.txid_in(suite))} has lock_height {tx.lock_height}; it cannot be in a block "
             f"before height {tx.lock_height} (this would be height {height})", tx)
 
 
@@ -104,32 +104,32 @@ def check_lock_height(tx: Transaction, height: int) -> None:
 class SignatureChecks:
     """Signatures gathered while checking inputs, verified together at the end."""
 
-    #: the chain's suite (``params.crypto``); the default suite when None
-    suite: Suite | None = None
+    #: the chain's suite (``params.crypto``): signature hashes, verification, ids in messages
+    suite: Suite
     triples: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     owners: list[tuple[Transaction, int]] = field(default_factory=list)
 
     def add(self, tx: Transaction, n: int) -> None:
         txin = tx.inputs[n]
-        self.triples.append((txin.pubkey, tx.signature_hash(n), txin.signature))
+        self.triples.append((txin.pubkey, tx.signature_hash(n, self.suite), txin.signature))
         self.owners.append((tx, n))
 
     def verify(self, workers: int = 1) -> None:
-        for ok, (tx, n) in zip(get_suite(self.suite).verify_many(self.triples, workers), self.owners):
+        for ok, (tx, n) in zip(self.suite.verify_many(self.triples, workers), self.owners):
             if not ok:
                 raise BadSignatureError(
-                    f"the signature of input {n} of tx {short(tx.txid)} does not verify: it was "
+                    f"the signature of input {n} of tx {short(tx.txid_in(self.suite))} does not verify: it was "
                     f"not made by the key of output {tx.inputs[n].prevout} for this transaction", tx)
 
 
-def _input(tx: Transaction, n: int) -> str:
-    return f"input {n} of tx {short(tx.txid)} spends output {tx.inputs[n].prevout}"
+def _input(tx: Transaction, n: int, suite: Suite) -> str:
+    return f"input {n} of tx {short(tx.txid_in(suite))} spends output {tx.inputs[n].prevout}"
 
 
 def explain_missing_coin(tx: Transaction, n: int, view: UtxoView) -> None:
     """Raise the precise error for an input whose coin is not in ``view``."""
     outpoint = tx.inputs[n].prevout
-    where = _input(tx, n)
+    where = _input(tx, n, view.suite)
     here = view.spent_by.get(outpoint)
     if here is not None:
         raise DoubleSpendError(f"{where}, which tx {short(here)} of the same block already spends", tx)
@@ -149,10 +149,12 @@ def _created_here(view: UtxoView, txid: bytes) -> bool:
 
 def check_not_in_chain(txs: list[Transaction], view: UtxoView) -> None:
     """No transaction may already be in the main chain (its outputs would exist twice)."""
-    found = view.base.heights_of([tx.txid for tx in txs])
+    suite = view.suite
+    found = view.base.heights_of([tx.txid_in(suite) for tx in txs])
     for tx in txs:
-        if tx.txid in found:
-            raise DuplicateTransactionError(f"tx {short(tx.txid)} is already in block {found[tx.txid]}", tx)
+        txid = tx.txid_in(suite)
+        if txid in found:
+            raise DuplicateTransactionError(f"tx {short(txid)} is already in block {found[txid]}", tx)
 
 
 def spend_inputs(tx: Transaction, view: UtxoView, height: int, params: Params,
@@ -162,28 +164,29 @@ def spend_inputs(tx: Transaction, view: UtxoView, height: int, params: Params,
     Signatures are added to ``signatures`` to verify later in a batch (None: skip them, for
     transactions whose signatures were verified before and whose txid commits to them).
     """
-    total_in = 0
+    total_in, suite = 0, view.suite
+    txid = tx.txid_in(suite)
     for n, txin in enumerate(tx.inputs):
         coin = view.coin(txin.prevout)
         if coin is None:
             explain_missing_coin(tx, n, view)
         if not coin.is_mature(height, params):
             raise ImmatureCoinbaseError(
-                f"{_input(tx, n)}, a coinbase output of block {coin.height} that matures after "
+                f"{_input(tx, n, suite)}, a coinbase output of block {coin.height} that matures after "
                 f"{params.coinbase_maturity} blocks (at height {coin.height + params.coinbase_maturity})",
                 tx)
-        if params.crypto.hash160(txin.pubkey) != coin.output.address.pubkey_hash:
+        if suite.hash160(txin.pubkey) != coin.output.address.pubkey_hash:
             raise KeyMismatchError(
-                f"{_input(tx, n)}, which belongs to {coin.output.address}, but its public key "
+                f"{_input(tx, n, suite)}, which belongs to {coin.output.address}, but its public key "
                 f"hashes to another address", tx)
         total_in += coin.output.amount
-        view.spend(coin, tx.txid)
+        view.spend(coin, txid)
         if signatures is not None:
             signatures.add(tx, n)
     total_out = tx.total_out
     if total_out > total_in:
         raise InsufficientInputsError(
-            f"tx {short(tx.txid)} spends {total_in} base units but its outputs add up to {total_out}", tx)
+            f"tx {short(txid)} spends {total_in} base units but its outputs add up to {total_out}", tx)
     view.add_outputs(tx, height)
     return total_in - total_out
 
@@ -195,7 +198,7 @@ def connect_transactions(block: Block, height: int, view: UtxoView, params: Para
     Returns the fees. Raises the first rule broken; the view is then to be thrown away.
     ``verify_signatures=False`` is for a block whose signatures were verified before.
     """
-    signatures = SignatureChecks(params.crypto) if verify_signatures else None
+    signatures = SignatureChecks(view.suite) if verify_signatures else None
     fees = 0
     coinbase = block.transactions[0]
     check_not_in_chain(block.transactions, view)
@@ -205,7 +208,7 @@ def connect_transactions(block: Block, height: int, view: UtxoView, params: Para
     allowed = params.block_reward(height) + fees
     if coinbase.total_out > allowed:
         raise CoinbaseError(
-            f"the coinbase of {describe_block(block, height)} pays {coinbase.total_out} base units, "
+            f"the coinbase of {describe_block(block, height, params.crypto)} pays {coinbase.total_out} base units, "
             f"more than the reward {params.block_reward(height)} plus fees {fees}", block)
     if signatures is not None:
         signatures.verify(verify_workers)

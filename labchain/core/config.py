@@ -3,7 +3,8 @@
 A file names the chain (``chain_id``), its crypto suite (``crypto.hash`` + ``crypto.signature``),
 its ledger model and limits, its consensus engine with the engine's parameters, block limits
 and the genesis allocation. The shipped presets live in ``labchain/core/chains/*.yml``
-(``regtest``, ``lab``, ``main``); :func:`load_config` takes a preset name or a file path.
+(``regtest``, ``lab``, ``main``, and ``regtest-sm``: regtest on the sm2-sm3 suite);
+:func:`load_config` takes a preset name or a file path.
 The format, key by key, is in docs/ARCHITECTURE.md ("Chain configuration").
 
 Every way a file can be wrong raises :class:`~labchain.core.errors.ConfigError` with a
@@ -38,6 +39,9 @@ LEDGER_MODELS = ("utxo",)
 CONSENSUS_ENGINES = ("pow",)
 HASHES = ("SHA256", "SM3")
 SIGNATURES = ("ECDSA_P256", "SM2")
+#: the (hash, signature) pairs a suite implements: p256-sha256 and sm2-sm3 (ChainMaker, too,
+#: pairs SM3 with SM2 only; a mixed pair would be a suite nobody ships)
+SUITE_PAIRS = (("SHA256", "ECDSA_P256"), ("SM3", "SM2"))
 
 _INT, _BOOL, _STR = "an integer", "true or false", "a string"
 
@@ -194,17 +198,17 @@ def _suite(hash_name: Any, signature: Any, source: str) -> str:
         raise _not_allowed("crypto.hash", hash_name, HASHES, source)
     if signature not in SIGNATURES:
         raise _not_allowed("crypto.signature", signature, SIGNATURES, source)
+    if (hash_name, signature) not in SUITE_PAIRS:
+        pairs = " or ".join(f"{h} + {s}" for h, s in SUITE_PAIRS)
+        raise ConfigError(f"{source}: crypto.hash {hash_name} cannot be combined with crypto.signature "
+                          f"{signature}; the allowed pairs are {pairs}", (hash_name, signature))
     from labchain.core.errors import UnknownSuiteError
-    from labchain.crypto.suite import DEFAULT_SUITE, suite_for
+    from labchain.crypto.suite import suite_for
 
     try:
-        name = suite_for(hash_name, signature).name
-    except UnknownSuiteError as exc:
+        return suite_for(hash_name, signature).name
+    except UnknownSuiteError as exc:  # e.g. the SM suite's back-end failed to import here
         raise ConfigError(f"{source}: crypto: {exc}", (hash_name, signature)) from None
-    if name != DEFAULT_SUITE:  # issue #9 section 3: the ledger does not take its suite from config yet
-        raise ConfigError(f"{source}: crypto suite {name} is registered, but this version of the "
-                          f"ledger runs only on {DEFAULT_SUITE}", name)
-    return name
 
 
 def chain_params(name_or_path: str | Path) -> Params:

@@ -11,6 +11,8 @@ Networks shipped
 ``lab``      about one block per second on one laptop core in pure Python, retargeting every
              20 blocks, so a lab can watch difficulty follow hash power.
 ``main``     realistic, Bitcoin-like values for reading and comparison; not for mining here.
+``regtest-sm`` regtest on the ``sm2-sm3`` suite (SM3 hashes, SM2 signatures): every id,
+             address and signature differs from regtest's, the numbers are the same.
 
 Simplifications: regtest and lab pre-fund ``funded_accounts`` deterministic accounts in the
 genesis block (as Ganache does), and those genesis outputs are spendable at once.
@@ -141,7 +143,15 @@ MAIN = Params(
     account_balance=0,
 )
 
-NETWORKS: dict[str, Params] = {p.name: p for p in (REGTEST, LAB, MAIN)}
+#: regtest on China's national cryptography (SM3 ids and addresses, SM2 signatures): the same
+#: numbers, its own chain id and genesis (labchain/core/chains/regtest-sm.yml)
+REGTEST_SM = REGTEST.with_changes(
+    name="regtest-sm",
+    genesis_memo=b"LabChain regtest-sm genesis",
+    suite="sm2-sm3",
+)
+
+NETWORKS: dict[str, Params] = {p.name: p for p in (REGTEST, LAB, MAIN, REGTEST_SM)}
 
 
 def get_params(name: str | Params) -> Params:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from labchain.crypto.suite import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Suite, register_suite
+from labchain.crypto.suite import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Suite, get_suite, register_suite
 from labchain.core.errors import AddressError, InvalidKeyError
 
 if TYPE_CHECKING:  # imported where used: see the module docstring
@@ -146,6 +146,11 @@ class PrivateKey:
     @property
     def address(self) -> Address:
         return self.public_key.address
+
+    @property
+    def suite(self) -> Suite:
+        """The suite this key signs for: always p256-sha256."""
+        return SUITE
 
     def sign(self, message: bytes) -> bytes:
         """Deterministic (RFC 6979) ECDSA signature of SHA-256(message), low-S, ``r || s``."""
@@ -449,20 +454,29 @@ class Address:
             raise AddressError(
                 f"address {text!r} has a bad checksum: it was probably mistyped", text
             )
-        if payload[0] != ADDRESS_VERSION:
+        if payload[0] != ADDRESS_VERSION:  # any registered suite's version parses; a chain
+            from labchain.crypto.suite import suite_for_version, suite_names  # checks its own
+
+            if suite_for_version(payload[0]) is None:
+                versions = " or ".join(f"0x{get_suite(n).address_version:02x}" for n in suite_names())
+                raise AddressError(
+                    f"address {text!r} has version byte 0x{payload[0]:02x}, not LabChain's "
+                    f"{versions}: it belongs to another network", text
+                )
+        return cls(payload[0], payload[1:])
+
+    def check_suite(self, suite: Suite) -> Address:
+        """This address, if it belongs to ``suite``; else AddressError naming both suites."""
+        if self.version != suite.address_version:
             from labchain.crypto.suite import suite_for_version
 
-            other = suite_for_version(payload[0])
-            if other is not None:
-                raise AddressError(
-                    f"address {text!r} is an address of the {other.name} crypto suite (version byte "
-                    f"0x{payload[0]:02x}), but this chain uses p256-sha256 (0x{ADDRESS_VERSION:02x}): "
-                    "coins cannot move between chains of different suites", text)
+            other = suite_for_version(self.version)
             raise AddressError(
-                f"address {text!r} has version byte 0x{payload[0]:02x}, not LabChain's "
-                f"0x{ADDRESS_VERSION:02x}: it belongs to another network", text
-            )
-        return cls(payload[0], payload[1:])
+                f"address {str(self)!r} is an address of the {other.name if other else 'unknown'} crypto suite "
+                f"(version byte 0x{self.version:02x}), but this chain uses {suite.name} "
+                f"(0x{suite.address_version:02x}): coins cannot move between chains of different suites",
+                str(self))
+        return self
 
     def to_bytes(self) -> bytes:
         return bytes([self.version]) + self.pubkey_hash
@@ -508,6 +522,10 @@ class P256Suite(Suite):
 
     def verify_many(self, checks: Sequence[tuple[bytes, bytes, bytes]], workers: int = 1) -> list[bool]:
         return verify_many(checks, workers)
+
+    def private_key(self, secret: int):
+        # the teaching PrivateKey for this suite itself; experiments subclassing it get a KeyPair
+        return PrivateKey(secret) if type(self) is P256Suite else super().private_key(secret)
 
 
 SUITE = register_suite(P256Suite())

@@ -41,6 +41,7 @@ import hashlib
 import hmac
 import importlib
 import secrets
+from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 from labchain.core.errors import InvalidKeyError, UnknownSuiteError
@@ -133,6 +134,15 @@ class Suite(abc.ABC):
                 results.append(False)
         return results
 
+    def private_key(self, secret: int):
+        """A key object of this suite (``.public_key``, ``.address``, ``.sign``): a
+        :class:`KeyPair`; the P-256 suite answers with its teaching :class:`PrivateKey`."""
+        return KeyPair(self, secret)
+
+    def key_from_seed(self, phrase: str, index: int = 0):
+        """The ``index``-th key of a seed phrase on this suite (see :meth:`secret_from_seed`)."""
+        return self.private_key(self.secret_from_seed(phrase, index))
+
     # --- addresses ------------------------------------------------------------------------
 
     def address(self, public_key: bytes):
@@ -145,11 +155,62 @@ class Suite(abc.ABC):
         return f"<crypto suite {self.name}: {self.hash_algorithm} + {self.signature_algorithm}>"
 
 
+# --- keys of any suite ----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SuitePublicKey:
+    """A public key with the suite it belongs to (33 bytes, SEC1 compressed)."""
+
+    suite: Suite
+    data: bytes
+
+    @property
+    def address(self):
+        return self.suite.address(self.data)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        return self.suite.verify(self.data, message, signature)
+
+    def hex(self) -> str:
+        return self.data.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """A private key of one suite, with the same reading interface as the P-256
+    ``PrivateKey`` (``public_key``, ``address``, ``sign``, ``to_hex``). ``repr`` never shows
+    the secret."""
+
+    suite: Suite
+    secret: int
+
+    def __post_init__(self) -> None:
+        self.suite.check_secret(self.secret)
+
+    def __repr__(self) -> str:
+        return f"KeyPair({self.suite.name}, address={self.address})"
+
+    @property
+    def public_key(self) -> SuitePublicKey:
+        return SuitePublicKey(self.suite, self.suite.public_key(self.secret))
+
+    @property
+    def address(self):
+        return self.suite.address(self.suite.public_key(self.secret))
+
+    def sign(self, message: bytes) -> bytes:
+        return self.suite.sign(self.secret, message)
+
+    def to_hex(self) -> str:
+        return self.secret.to_bytes(32, "big").hex()
+
+
 # --- registry -----------------------------------------------------------------------------
 
 #: Suites shipped with LabChain: name -> module that registers it when imported.
 BUILTIN_SUITES: dict[str, str] = {
     "p256-sha256": "labchain.crypto.p256",
+    "sm2-sm3": "labchain.crypto.sm",
 }
 DEFAULT_SUITE = "p256-sha256"
 _registry: dict[str, Suite] = {}

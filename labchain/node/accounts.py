@@ -26,7 +26,7 @@ class Accounts:
         if self.keys:
             self.reward_address: Address = self.keys[node_index % len(self.keys)].address
         else:  # main-like networks fund nothing: reward a per-node throwaway key
-            self.reward_address = PrivateKey.from_seed("labchain node rewards", node_index).address
+            self.reward_address = params.crypto.key_from_seed("labchain node rewards", node_index).address
 
     @property
     def addresses(self) -> list[Address]:

@@ -22,11 +22,23 @@ if TYPE_CHECKING:
 MAX_GENERATE = 10_000  # blocks per generate call
 
 
-def _address(text: str, name: str = "address") -> Address:
+def _parse_address(text: str, name: str = "address") -> Address:
     try:
         return Address.from_string(text)
     except errors.AddressError as exc:
         raise RpcError(Code.INVALID_ADDRESS_OR_KEY, f"parameter '{name}': {exc}") from None
+
+
+def _tx_json(tx: Transaction, suite) -> dict:
+    """``tx.to_json()`` with the id of the chain's suite (the record's own names p256-sha256's)."""
+    return dict(tx.to_json(), txid=tx.txid_in(suite).hex())
+
+
+def _block_json(block, suite) -> dict:
+    body = block.to_json()
+    body["header"]["hash"] = block.hash_in(suite).hex()
+    body["transactions"] = [_tx_json(tx, suite) for tx in block.transactions]
+    return body
 
 
 def _hash(text: str) -> bytes:
@@ -34,7 +46,14 @@ def _hash(text: str) -> bytes:
 
 
 def build_methods(node: Node) -> dict[str, Method]:
-    chain = node.chain
+    chain, suite = node.chain, node.chain.suite
+
+    def _address(text: str, name: str = "address") -> Address:
+        """An address of this chain's suite; RpcError naming the suite of any other one."""
+        try:
+            return _parse_address(text, name).check_suite(suite)
+        except errors.AddressError as exc:
+            raise RpcError(Code.INVALID_ADDRESS_OR_KEY, f"parameter '{name}': {exc}") from None
 
     def getblockcount() -> int:
         return chain.height
@@ -50,10 +69,11 @@ def build_methods(node: Node) -> dict[str, Method]:
             what = f"height {key}" if isinstance(key, int) else f"hash {hash_or_height}"
             raise RpcError(Code.INVALID_ADDRESS_OR_KEY, f"no block with {what} (the chain's height "
                            f"is {chain.height})") from None
-        info = chain.block_info(block.hash)
-        body = block.to_json()
+        block_hash = block.hash_in(suite)
+        info = chain.block_info(block_hash)
+        body = _block_json(block, suite)
         body.update(
-            hash=block.hash.hex(), height=info.height, in_main_chain=info.in_main_chain,
+            hash=block_hash.hex(), height=info.height, in_main_chain=info.in_main_chain,
             confirmations=(chain.height - info.height + 1) if info.in_main_chain else 0,
             chainwork=f"{info.chainwork:064x}", status=info.status, size=len(block.to_bytes()),
         )
@@ -73,7 +93,7 @@ def build_methods(node: Node) -> dict[str, Method]:
         raw = _hash(txid)
         entry = node.mempool.get(raw)
         if entry is not None:
-            return {"tx": entry.tx.to_json(), "fee": entry.fee, "txid": txid.lower(), "confirmations": 0,
+            return {"tx": _tx_json(entry.tx, suite), "fee": entry.fee, "txid": txid.lower(), "confirmations": 0,
                     "block_hash": None, "height": None, "in_mempool": True}
         try:
             info = chain.get_transaction(raw)
@@ -81,7 +101,7 @@ def build_methods(node: Node) -> dict[str, Method]:
             raise RpcError(Code.INVALID_ADDRESS_OR_KEY, f"no transaction {txid} in the chain or the "
                            "mempool of this node") from None
         body = info.to_json()
-        body.update(txid=txid.lower(), in_mempool=False)
+        body.update(tx=_tx_json(info.tx, suite), txid=txid.lower(), in_mempool=False)
         return body
 
     async def sendrawtransaction(hex_tx: str) -> str:
@@ -89,14 +109,15 @@ def build_methods(node: Node) -> dict[str, Method]:
             tx = Transaction.from_bytes(bytes.fromhex(hex_tx))
         except errors.EncodingError as exc:
             raise RpcError(Code.DESERIALIZATION_ERROR, f"the hex does not decode to a transaction: {exc}") from None
-        if chain.has_transaction(tx.txid):
-            raise RpcError(Code.VERIFY_ALREADY_IN_CHAIN, f"transaction {tx.txid.hex()} is already in the chain")
+        if chain.has_transaction(tx.txid_in(suite)):
+            raise RpcError(Code.VERIFY_ALREADY_IN_CHAIN,
+                           f"transaction {tx.txid_in(suite).hex()} is already in the chain")
         txid = await node.submit_transaction(tx)
         return txid.hex()
 
     def getmempool(verbose: bool | None = False) -> list:
         txs = node.mempool.transactions()
-        return [tx.to_json() for tx in txs] if verbose else [tx.txid.hex() for tx in txs]
+        return [_tx_json(tx, suite) for tx in txs] if verbose else [tx.txid_in(suite).hex() for tx in txs]
 
     def getbalance(address: str) -> int:
         return chain.balance(_address(address))
@@ -180,7 +201,7 @@ def build_methods(node: Node) -> dict[str, Method]:
             raise RpcError(Code.INVALID_ADDRESS_OR_KEY, f"no block with hash {block_hash}") from None
         await node.after_update(update)
         return {"tip": chain.tip_hash.hex(), "height": chain.height,
-                "disconnected": [b.hash.hex() for b in update.disconnected]}
+                "disconnected": [b.hash_in(suite).hex() for b in update.disconnected]}
 
     def stop() -> str:
         import asyncio

@@ -188,7 +188,7 @@ class _Collector:
         with node.chain.lock:
             height, tip_time = node.chain.height, node.chain.tip_header.timestamp
             pool = node.mempool
-            sizes = [pool.get(tx.txid).size for tx in pool.transactions()]
+            sizes = [pool.get(tx.txid_in(pool.chain.suite)).size for tx in pool.transactions()]
         self.family("labchain_node_info", "gauge", "This node's name and chain id (value 1).")
         self.sample("labchain_node_info", 1, name=node.name, network=node.params.name)
         self.gauge("labchain_block_height", "Height of the best block.", height)

@@ -167,6 +167,7 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.params = config.params
+        self.suite = self.params.crypto  # ids in inventories, logs and RPC are this suite's
         self.name = config.name or f"node{config.node_index}"
         self.clock = MockableClock()
         config.datadir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +274,7 @@ class Node:
 
     async def peer_ready(self, peer: Peer) -> None:
         await self._ask_blocks(peer)
-        txids = [tx.txid for tx in self.mempool.transactions()]
+        txids = [tx.txid_in(self.suite) for tx in self.mempool.transactions()]
         if txids:
             await self._announce_to(peer, INV_TX, txids)
 
@@ -413,7 +414,7 @@ class Node:
             await peer.send(NotFound(tuple(missing)))
 
     async def _on_block(self, peer: Peer, block: Block) -> None:
-        h = block.hash
+        h = block.hash_in(self.suite)
         peer.known.add(h)
         self._requested.discard(h)
         self._delivered(peer, h)
@@ -451,21 +452,21 @@ class Node:
         await peer.send(GetBlocks(tuple(self.chain.locator())))
 
     async def _on_tx(self, peer: Peer, tx: Transaction) -> None:
-        peer.known.add(tx.txid)
-        self._delivered(peer, tx.txid)
+        peer.known.add(tx.txid_in(self.suite))
+        self._delivered(peer, tx.txid_in(self.suite))
         try:
             self.mempool.add(tx)
         except errors.TxValidationError as exc:
             points = _score(TX_SCORES, exc)
             if points:
-                self._remember_rejected(tx.txid)
-            log.info("rejected transaction %s from %s: %s", tx.txid.hex()[:16], peer, exc)
+                self._remember_rejected(tx.txid_in(self.suite))
+            log.info("rejected transaction %s from %s: %s", tx.txid_in(self.suite).hex()[:16], peer, exc)
             self.metrics.tx_rejected(exc)
             peer.misbehaving(points, f"invalid transaction: {exc}")
             return
-        log.info("accepted transaction %s from %s", tx.txid.hex()[:16], peer)
+        log.info("accepted transaction %s from %s", tx.txid_in(self.suite).hex()[:16], peer)
         self.metrics.tx_accepted("peer")
-        await self.announce(INV_TX, [tx.txid], exclude=peer)
+        await self.announce(INV_TX, [tx.txid_in(self.suite)], exclude=peer)
 
     def _remember_rejected(self, h: bytes) -> None:
         if len(self._rejected) > 100_000:  # bounded memory; forgetting only costs a re-check
@@ -494,9 +495,9 @@ class Node:
             log.info("new tip %s height %d%s", tip.hex(), self.chain.height,
                      f" (reorganisation: {len(update.disconnected)} block(s) disconnected)"
                      if update.disconnected else "")
-            await self.announce(INV_BLOCK, [b.hash for b in update.connected] or [tip], exclude=source)
+            await self.announce(INV_BLOCK, [b.hash_in(self.suite) for b in update.connected] or [tip], exclude=source)
         if update.disconnected:  # transactions of the losing branch are back: tell everyone
-            await self.announce(INV_TX, [tx.txid for tx in self.mempool.transactions()])
+            await self.announce(INV_TX, [tx.txid_in(self.suite) for tx in self.mempool.transactions()])
 
     async def announce(self, kind: int, hashes: list[bytes], exclude: Peer | None = None) -> None:
         for peer in self.p2p.ready_peers():
@@ -533,7 +534,7 @@ class Node:
             while len(hashes) < n:
                 block = await self._mine_one(address)
                 if block is not None:
-                    hashes.append(block.hash)
+                    hashes.append(block.hash_in(self.suite))
                 if self._stopping.is_set():
                     raise RpcError(Code.MISC_ERROR, "the node is stopping")
         return hashes
@@ -549,13 +550,13 @@ class Node:
             if header is None or template.header.prev_hash != self.chain.tip_hash:
                 return None  # aborted or the tip moved while solving: build on the new tip
             block = Block(header, template.transactions)
-            if not self._has_block(block.hash):
+            if not self._has_block(block.hash_in(self.suite)):
                 break
             # the very same block exists already (e.g. it was invalidated): change its time
             timestamp = header.timestamp + 1
         update = self.chain.add_block(block)
         self.metrics.block_accepted(update.status)
-        log.info("mined block %s height %d with %d transaction(s)", block.hash.hex(),
+        log.info("mined block %s height %d with %d transaction(s)", block.hash_in(self.suite).hex(),
                  self.chain.height, len(block.transactions))
         await self.after_update(update)
         return block
@@ -600,7 +601,7 @@ class Node:
                 try:
                     self.mempool.add(tx)
                 except errors.TxValidationError as exc:
-                    log.info("snapshot transaction %s no longer valid: %s", tx.txid.hex()[:16], exc)
+                    log.info("snapshot transaction %s no longer valid: %s", tx.txid_in(self.suite).hex()[:16], exc)
         log.info("reverted to snapshot %d: tip %s height %d (%d block(s) forgotten)", snap_id,
                  tip.hex(), self.chain.height, len(update.disconnected))
         return True

@@ -36,7 +36,7 @@ class MempoolAwareCoins:
         for tx in self.pending:
             for i, out in enumerate(tx.outputs):
                 if out.address == address:
-                    coins.append(Coin(OutPoint(tx.txid, i), out, self.height + 1, False))
+                    coins.append(Coin(OutPoint(tx.txid_in(self.chain.suite), i), out, self.height + 1, False))
         return coins
 
 

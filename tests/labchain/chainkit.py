@@ -27,10 +27,11 @@ class MockClock:
         self.now += seconds
 
 
-def solve(header: BlockHeader) -> BlockHeader:
-    """Find a nonce meeting the header's target (instant on regtest: half of all hashes win)."""
+def solve(header: BlockHeader, suite) -> BlockHeader:
+    """Find a nonce meeting the header's target with ``suite``'s block hash (instant on
+    regtest: half of all hashes win)."""
     nonce = 0
-    while not (candidate := header.with_nonce(nonce)).meets_target():
+    while not (candidate := header.with_nonce(nonce)).meets_target(suite):
         nonce += 1
     return candidate
 
@@ -40,8 +41,17 @@ class ChainKit:
 
     def __init__(self, params: Params | str = "regtest") -> None:
         self.params = get_params(params)
+        self.suite = self.params.crypto
         self.clock = MockClock(self.params.genesis_timestamp + 1_000_000)
         self.keys = [account_key(self.params, i) for i in range(self.params.funded_accounts)]
+
+    def txid(self, tx: Transaction) -> bytes:
+        """``tx``'s id on this kit's chain (its suite's id hash)."""
+        return tx.txid_in(self.suite)
+
+    def hash(self, block: Block) -> bytes:
+        """``block``'s id on this kit's chain."""
+        return block.hash_in(self.suite)
 
     def address(self, account: int):
         return self.keys[account].address
@@ -58,7 +68,7 @@ class ChainKit:
         orphans). Defaults make a valid block: the required bits, parent time + block_time (at
         least MTP + 1), a coinbase at the right height paying the block reward (fees unclaimed)."""
         if isinstance(parent, Block):
-            prev, height = parent.hash, parent.transactions[0].lock_height + 1
+            prev, height = parent.hash_in(self.suite), parent.transactions[0].lock_height + 1
             min_time, default_bits = parent.header.timestamp + self.params.block_time, parent.header.bits
         else:
             entry = chain.tree.get(parent if parent is not None else chain.tip_hash)
@@ -68,10 +78,10 @@ class ChainKit:
             amount = self.params.block_reward(height) if reward is None else reward
             coinbase = Transaction.coinbase(height, [TxOut(amount, to or self.address(0))])
         txs = (coinbase, *txs)
-        header = BlockHeader(1, prev, merkle_root([t.txid for t in txs]),
+        header = BlockHeader(1, prev, merkle_root([t.txid_in(self.suite) for t in txs], self.suite),
                              min_time if timestamp is None else timestamp,
                              default_bits if bits is None else bits, 0)
-        return Block(solve(header) if mine else header, txs)
+        return Block(solve(header, self.suite) if mine else header, txs)
 
     def extend(self, chain: Chain, count: int = 1, **kwargs) -> list[Block]:
         """Add ``count`` blocks on the tip (or on ``parent=``); return them."""
@@ -79,7 +89,7 @@ class ChainKit:
         for _ in range(count):
             block = self.block(chain, **kwargs)
             chain.add_block(block)
-            kwargs["parent"] = block.hash
+            kwargs["parent"] = block.hash_in(self.suite)
             blocks.append(block)
         return blocks
 

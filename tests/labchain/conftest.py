@@ -8,9 +8,20 @@ from chainkit import ChainKit, MockClock, solve  # noqa: F401  (re-exported for 
 from labchain.chain import Mempool
 
 
+#: the regtest preset of each crypto suite: the same numbers, its own ids and keys
+REGTEST_OF_SUITE = {"p256-sha256": "regtest", "sm2-sm3": "regtest-sm"}
+
+
 @pytest.fixture
-def kit() -> ChainKit:
-    return ChainKit("regtest")
+def suite_name() -> str:
+    """The crypto suite of ``kit``/``chain``; folders whose tests are about chain behaviour
+    override it with one parameter per suite (tests/labchain/chain/conftest.py)."""
+    return "p256-sha256"
+
+
+@pytest.fixture
+def kit(suite_name) -> ChainKit:
+    return ChainKit(REGTEST_OF_SUITE[suite_name])
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ from labchain.core.params import NETWORKS
 REGTEST = yaml.safe_load((PRESET_DIR / "regtest.yml").read_text())
 
 
-@pytest.mark.parametrize("name", ["regtest", "lab", "main"])
-def test_shipped_presets_are_the_python_presets(name):
+@pytest.mark.parametrize("name, suite", [("regtest", "p256-sha256"), ("lab", "p256-sha256"),
+                                         ("main", "p256-sha256"), ("regtest-sm", "sm2-sm3")])
+def test_shipped_presets_are_the_python_presets(name, suite):
     config = load_config(name)
     assert isinstance(config, ChainConfig)
     assert config.params == NETWORKS[name]          # the YAML is the source; the constants may not drift
-    assert (config.chain_id, config.suite, config.ledger, config.consensus) == (name, "p256-sha256", "utxo", "pow")
+    assert (config.chain_id, config.suite, config.ledger, config.consensus) == (name, suite, "utxo", "pow")
     assert chain_params(name) is NETWORKS[name]       # built-in names never import PyYAML in a node
     assert name in preset_names()
 
@@ -83,15 +84,24 @@ def test_not_yaml_not_a_mapping_and_missing_files_are_clear_errors(tmp_path):
         parse_config("chain_id: [unclosed", "x.yml")
     with pytest.raises(ConfigError, match="must be a mapping of keys"):
         parse_config("- 1\n- 2\n", "x.yml")
-    with pytest.raises(ConfigError, match="no chain preset named 'regtset'; the presets are lab, main, regtest"):
+    with pytest.raises(ConfigError, match="no chain preset named 'regtset'; the presets are lab, main, regtest, regtest-sm"):
         load_config("regtset")
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "none.yml"))
 
 
-def test_the_sm_suite_is_refused_until_the_ledger_takes_its_suite_from_the_config():
+def test_sm3_with_sm2_gives_a_chain_on_the_sm_suite():
     text = changed("crypto.hash", "SM3").replace("ECDSA_P256", "SM2")
-    with pytest.raises(ConfigError, match="crypto"):
+    params = parse_config(text, "sm.yml").params
+    assert params.suite == "sm2-sm3" and params.crypto.hash_algorithm == "SM3"
+
+
+@pytest.mark.parametrize("hash_name, signature", [("SM3", "ECDSA_P256"), ("SHA256", "SM2")])
+def test_a_mixed_crypto_pair_is_refused_naming_the_allowed_pairs(hash_name, signature):
+    text = changed("crypto.hash", hash_name).replace("ECDSA_P256", signature)
+    with pytest.raises(ConfigError, match=rf"sm.yml: crypto.hash {hash_name} cannot be combined with "
+                                          rf"crypto.signature {signature}; the allowed pairs are "
+                                          r"SHA256 \+ ECDSA_P256 or SM3 \+ SM2"):
         parse_config(text, "sm.yml")
 
 

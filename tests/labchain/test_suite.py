@@ -58,7 +58,7 @@ def test_suite_checks_secrets_and_seed_phrases():
     assert isinstance(suite, Suite) and isinstance(suite.address(suite.public_key(5)), Address)
 
 
-def test_an_address_of_another_registered_suite_says_which_suite_it_belongs_to():
+def test_an_address_of_another_registered_suite_parses_and_says_which_suite_it_belongs_to():
     from labchain.crypto import b58encode
     from labchain.crypto import suite as registry
     from labchain.errors import AddressError
@@ -69,8 +69,10 @@ def test_an_address_of_another_registered_suite_says_which_suite_it_belongs_to()
     try:
         payload = bytes([0x7A]) + b"\x07" * 20
         text = b58encode(payload + hash256(payload)[:4])
+        address = Address.from_string(text)  # every registered suite's addresses parse
+        assert address.version == 0x7A and address.check_suite(other) is address
         with pytest.raises(AddressError, match=r"is an address of the other-test-suite crypto suite "
                                                r"\(version byte 0x7a\), but this chain uses p256-sha256"):
-            Address.from_string(text)
+            address.check_suite(get_suite("p256-sha256"))  # what a chain, wallet or RPC asks
     finally:
         registry._registry.pop("other-test-suite")

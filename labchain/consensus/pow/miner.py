@@ -73,15 +73,28 @@ def nonce_at(index: int) -> int:
     return ((index & 0xFFFF) << 16) | (index >> 16)
 
 
+#: suite name -> the ``hashlib`` name of its digest, for the midstate search. SM3 is a
+#: Merkle-Damgard hash on 64-byte blocks like SHA-256, so the same midstate trick applies.
+HASHLIB_DIGESTS = {"p256-sha256": "sha256", "sm2-sm3": "sm3"}
+
+
+def _digest_constructor(name: str) -> Callable[[bytes], Any]:
+    if name == "sha256":
+        return hashlib.sha256  # the named constructor: faster than hashlib.new per attempt
+    return lambda data=b"": hashlib.new(name, data)
+
+
 def search_nonces(prefix: bytes, target: bytes, start: int, end: int,
-                  should_stop: Callable[[], bool] = lambda: False) -> tuple[int | None, int]:
+                  should_stop: Callable[[], bool] = lambda: False,
+                  digest: str = "sha256") -> tuple[int | None, int]:
     """Try search positions ``start .. end-1`` (nonces ``nonce_at(i)``) after the 76-byte
-    header ``prefix``; ``target`` is the target as 32 big-endian bytes.
+    header ``prefix``; ``target`` is the target as 32 big-endian bytes; ``digest`` is the
+    ``hashlib`` name of the chain suite's hash (the id hash is that digest twice).
 
     Returns ``(nonce, hashes_tried)``; ``nonce`` is None when the range ran out or
     ``should_stop()`` returned True (it is asked every :data:`CHUNK` = 65,536 positions).
     """
-    sha256, endings = hashlib.sha256, _TWO_BYTES
+    sha256, endings = _digest_constructor(digest), _TWO_BYTES
     tried = 0
     for block_start in range(start & ~0xFFFF, end, CHUNK):
         if should_stop():
@@ -98,10 +111,27 @@ def search_nonces(prefix: bytes, target: bytes, start: int, end: int,
     return None, tried
 
 
+def search_nonces_with(hash256: Callable[[bytes], bytes], prefix: bytes, target: bytes, start: int,
+                       end: int, should_stop: Callable[[], bool] = lambda: False) -> tuple[int | None, int]:
+    """:func:`search_nonces` for a suite without a ``hashlib`` digest (experiments): the
+    whole header through ``hash256`` per attempt, no midstate."""
+    tried = 0
+    for block_start in range(start & ~0xFFFF, end, CHUNK):
+        if should_stop():
+            return None, tried
+        low, high = max(start, block_start) & 0xFFFF, min(end - block_start, CHUNK)
+        head = prefix + _TWO_BYTES[block_start >> 16]
+        for position in range(block_start + low, block_start + high):
+            if hash256(head + _TWO_BYTES[position & 0xFFFF]) <= target:
+                return nonce_at(position), tried + position - max(start, block_start) + 1
+        tried += high - low
+    return None, tried
+
+
 def _worker(prefix: bytes, target: bytes, start: int, end: int,
-            found: Any, results: Any) -> None:
+            found: Any, results: Any, digest: str = "sha256") -> None:
     """Body of one mining process: search a slice, report ``(nonce | None, tried)``."""
-    nonce, tried = search_nonces(prefix, target, start, end, found.is_set)
+    nonce, tried = search_nonces(prefix, target, start, end, found.is_set, digest)
     if nonce is not None:
         found.set()  # tell the other workers to stop
     results.put((nonce, tried))
@@ -120,6 +150,8 @@ class Miner:
 
     def __init__(self, params: Params) -> None:
         self.params = params
+        self.suite = params.crypto  # the header hash that must meet the target is this suite's
+        self.digest = HASHLIB_DIGESTS.get(self.suite.name)  # None: search_nonces_with(suite)
         self.last_hashrate = 0.0   # hashes per second of the last search
         self.last_hashes = 0       # hashes tried by the last search
         self.last_seconds = 0.0
@@ -141,8 +173,11 @@ class Miner:
         try:
             while not stop.is_set():
                 prefix = header.with_nonce(0, timestamp).to_bytes()[:76]
-                if workers == 1:
-                    nonce, tried = search_nonces(prefix, target, first, NONCE_SPACE, stop.is_set)
+                if self.digest is None:
+                    nonce, tried = search_nonces_with(self.suite.hash256, prefix, target, first,
+                                                      NONCE_SPACE, stop.is_set)
+                elif workers == 1:
+                    nonce, tried = search_nonces(prefix, target, first, NONCE_SPACE, stop.is_set, self.digest)
                 else:
                     nonce, tried = self._search_in_processes(prefix, target, first, workers, stop)
                 self.last_hashes += tried
@@ -161,7 +196,8 @@ class Miner:
         found, results = ctx.Event(), ctx.Queue()
         bounds = [first + (NONCE_SPACE - first) * i // workers for i in range(workers + 1)]
         procs = [
-            ctx.Process(target=_worker, args=(prefix, target, bounds[i], bounds[i + 1], found, results),
+            ctx.Process(target=_worker, args=(prefix, target, bounds[i], bounds[i + 1], found, results,
+                                              self.digest),
                         daemon=True, name=f"labchain-miner-{i}")
             for i in range(workers)
         ]

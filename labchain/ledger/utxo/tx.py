@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from labchain.crypto import ADDRESS_VERSION, Address, PrivateKey, hash256
-from labchain.crypto.suite import DEFAULT_SUITE, Suite
+from labchain.crypto.suite import DEFAULT_SUITE, Suite, get_suite
 from labchain.core.encoding import Codec, FixedBytes, ListOf, Nested, Reader, Record, UInt, VarBytes
 from labchain.core.errors import (
     AddressError,
@@ -66,11 +66,15 @@ class AddressCodec(Codec):
             address = Address.from_bytes(reader.take(21, field))
         except AddressError as exc:
             raise EncodingError(f"{field}: {exc}", exc.obj) from None
-        if address.version != ADDRESS_VERSION:  # the same rule Address.from_string applies
-            raise EncodingError(
-                f"{field} has address version byte 0x{address.version:02x}, not LabChain's "
-                f"0x{ADDRESS_VERSION:02x}: it belongs to another network", address
-            )
+        if address.version != ADDRESS_VERSION:  # the same rule Address.from_string applies:
+            from labchain.crypto.suite import suite_for_version, suite_names  # any registered suite
+
+            if suite_for_version(address.version) is None:
+                versions = " or ".join(f"0x{get_suite(n).address_version:02x}" for n in suite_names())
+                raise EncodingError(
+                    f"{field} has address version byte 0x{address.version:02x}, not LabChain's "
+                    f"{versions}: it belongs to another network", address
+                )
         return address
 
     def to_json(self, value: Address) -> str:
@@ -197,13 +201,8 @@ class Transaction(Record):
     def json_extras(self) -> dict[str, Any]:
         return {"txid": self.txid.hex()}
 
-    def __str__(self) -> str:
-        kind = "coinbase" if self.is_coinbase else f"{len(self.inputs)} in"
-        try:
-            name = short(self.txid)
-        except EncodingError:  # e.g. a negative amount: still describe it in error messages
-            name = "(not encodable)"
-        return f"tx {name} ({kind}, {len(self.outputs)} out)"
+    def __str__(self) -> str:  # names the p256-sha256 id; chain messages use describe_tx
+        return describe_tx(self, None)
 
     # -- signing ----------------------------------------------------------------------------
     def signature_hash(self, index: int, suite: Suite | None = None) -> bytes:
@@ -220,10 +219,18 @@ class Transaction(Record):
             object.__setattr__(self, "_unsigned", blank.to_bytes())
         return (hash256 if suite is None else suite.hash256)(self._unsigned + index.to_bytes(4, "little"))
 
-    def sign(self, keys: Sequence[PrivateKey]) -> Transaction:
-        """A copy with input ``i`` signed by ``keys[i]`` (its public key filled in too)."""
+    def sign(self, keys: Sequence[PrivateKey], suite: Suite | None = None) -> Transaction:
+        """A copy with input ``i`` signed by ``keys[i]`` (its public key filled in too).
+
+        The keys say their suite (``key.suite``: a P-256 ``PrivateKey`` or a ``KeyPair`` of
+        any suite); the signature hashes use it. ``suite``, when given, must be the keys'."""
         if len(keys) != len(self.inputs):
             raise ValueError(f"need one key per input: {len(self.inputs)} inputs, {len(keys)} keys")
+        names = {k.suite.name for k in keys}
+        if len(names) > 1 or (suite is not None and names and names != {suite.name}):
+            raise ValueError(f"the keys are of the suites {', '.join(sorted(names))}, but the "
+                             f"transaction is signed for {suite.name if suite else 'one suite'}")
+        suite = keys[0].suite if keys else suite
         with_keys = Transaction(
             self.version,
             tuple(TxIn(i.prevout, b"", k.public_key.data) for i, k in zip(self.inputs, keys)),
@@ -232,7 +239,7 @@ class Transaction(Record):
             self.lock_height,
         )
         signed = tuple(
-            TxIn(i.prevout, k.sign(with_keys.signature_hash(n)), i.pubkey)
+            TxIn(i.prevout, k.sign(with_keys.signature_hash(n, suite)), i.pubkey)
             for n, (i, k) in enumerate(zip(with_keys.inputs, keys))
         )
         return Transaction(self.version, signed, self.outputs, self.memo, self.lock_height)
@@ -242,39 +249,49 @@ class Transaction(Record):
         return cls(1, (), tuple(outputs), memo, height)
 
 
+def describe_tx(tx: Transaction, suite: Suite | None) -> str:
+    """``tx 1a2b3c4d (2 in, 1 out)``, named by its id on a chain of ``suite``, for messages."""
+    kind = "coinbase" if tx.is_coinbase else f"{len(tx.inputs)} in"
+    try:
+        name = short(tx.txid_in(suite))
+    except EncodingError:  # e.g. a negative amount: still describe it in error messages
+        name = "(not encodable)"
+    return f"tx {name} ({kind}, {len(tx.outputs)} out)"
+
+
 def check_transaction_syntax(tx: Transaction, params: Params) -> None:
     """Rules that need nothing but the transaction. Raises the precise error, else returns."""
+    suite = params.crypto
     if not tx.outputs:
-        raise MalformedTransactionError(f"{tx} has no outputs", tx)
+        raise MalformedTransactionError(f"{describe_tx(tx, suite)} has no outputs", tx)
     if len(tx.memo) > params.max_memo:
         raise MalformedTransactionError(
-            f"{tx} carries a {len(tx.memo)}-byte memo; at most {params.max_memo} bytes are allowed", tx
+            f"{describe_tx(tx, suite)} carries a {len(tx.memo)}-byte memo; at most {params.max_memo} bytes are allowed", tx
         )
     total = 0
-    suite = params.crypto
     for n, out in enumerate(tx.outputs):
         if out.address.version != suite.address_version:
             raise MalformedTransactionError(_foreign_address(tx, n, out.address, suite), tx)
         if out.amount <= 0:
-            raise AmountError(f"output {n} of {tx} has amount {out.amount}; amounts must be positive", tx)
+            raise AmountError(f"output {n} of {describe_tx(tx, suite)} has amount {out.amount}; amounts must be positive", tx)
         if out.amount > params.max_money:
             raise AmountError(
-                f"output {n} of {tx} has amount {out.amount}, above the money supply limit "
+                f"output {n} of {describe_tx(tx, suite)} has amount {out.amount}, above the money supply limit "
                 f"{params.max_money}", tx
             )
         total += out.amount
         if total > params.max_money:
-            raise AmountError(f"the outputs of {tx} add up to more than the money supply limit", tx)
+            raise AmountError(f"the outputs of {describe_tx(tx, suite)} add up to more than the money supply limit", tx)
     seen: dict[OutPoint, int] = {}
     for n, txin in enumerate(tx.inputs):
         if txin.prevout in seen:
             raise DuplicateInputError(
-                f"inputs {seen[txin.prevout]} and {n} of {tx} both spend output {txin.prevout}", tx
+                f"inputs {seen[txin.prevout]} and {n} of {describe_tx(tx, suite)} both spend output {txin.prevout}", tx
             )
         seen[txin.prevout] = n
         if len(txin.signature) != 64 or len(txin.pubkey) != 33:
             raise MalformedTransactionError(
-                f"input {n} of {tx} is not signed (needs a 64-byte signature and 33-byte public key)", tx
+                f"input {n} of {describe_tx(tx, suite)} is not signed (needs a 64-byte signature and 33-byte public key)", tx
             )
 
 
@@ -283,6 +300,6 @@ def _foreign_address(tx: Transaction, n: int, address: Address, suite) -> str:
 
     other = suite_for_version(address.version)
     whose = other.name if other is not None else "unknown"
-    return (f"output {n} of {tx} pays {address}, an address of the {whose} crypto suite (version byte "
+    return (f"output {n} of {describe_tx(tx, suite)} pays {address}, an address of the {whose} crypto suite (version byte "
             f"0x{address.version:02x}), but this chain uses {suite.name} (0x{suite.address_version:02x}): "
             "coins cannot move between chains of different suites")

@@ -71,10 +71,19 @@ def test_mempool_and_blocks_verify_signatures_with_the_chains_suite(refusing_sui
 
 
 def test_inputs_match_addresses_by_the_chains_key_fingerprint(other_fingerprint_suite):
+    from labchain.crypto import Address, hash160
+
     kit = ChainKit(get_params("regtest").with_changes(suite=other_fingerprint_suite))
     chain = kit.new_chain()
+    key = kit.keys[1].public_key.data
+    assert kit.address(1).pubkey_hash == other_fingerprint_suite.hash160(key) != hash160(key)  # genesis too
+    p256_style = Address(kit.address(1).version, hash160(key))  # the same key, P-256's fingerprint
+    block = kit.block(chain, [kit.pay(chain, 0, to=p256_style, amount=COIN)])
+    chain.add_block(block)
+    coin = chain.utxos(p256_style)[0]
     with pytest.raises(KeyMismatchError, match="hashes to another address"):
-        Mempool(chain).add(kit.pay(chain, 0, to=kit.address(1), amount=COIN))
+        Mempool(chain).add(kit.pay([coin], 1, to=kit.address(2), amount=COIN // 2))
+    Mempool(chain).add(kit.pay(chain, 1, to=kit.address(2), amount=COIN))  # its own fingerprint: fine
 
 
 def test_merkle_trees_hash_with_the_suite_given(sha3_suite):

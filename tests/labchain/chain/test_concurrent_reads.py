@@ -19,18 +19,18 @@ def test_a_reader_during_repeated_reorganisations_never_sees_a_state_between_two
     kit.extend(chain, 2)                                   # the fork point: height 2
     short = kit.extend(chain, 4)                           # tip at height 6
     long = kit.extend(chain, 5, parent=chain.main_chain_hashes()[2], to=kit.address(1))  # height 7
-    assert chain.tip_hash == long[-1].hash
+    assert chain.tip_hash == kit.hash(long[-1])
     mempool = Mempool(chain)
     txids = [mempool.add(kit.pay(chain, account, kit.address(9), 1_000, fee=100)) for account in range(3, 8)]
-    tips = {short[-1].hash: 6, long[-1].hash: 7}
+    tips = {kit.hash(short[-1]): 6, kit.hash(long[-1]): 7}
     seen_wrong: list[str] = []
     done = threading.Event()
 
     def reorganise() -> None:
         try:
             for _ in range(REORGS):
-                mempool.update(chain.invalidate_block(long[0].hash))   # to the short branch
-                mempool.update(chain.reconsider_block(long[0].hash))   # back to the long one
+                mempool.update(chain.invalidate_block(kit.hash(long[0])))   # to the short branch
+                mempool.update(chain.reconsider_block(kit.hash(long[0])))   # back to the long one
         finally:
             done.set()
 
@@ -41,8 +41,8 @@ def test_a_reader_during_repeated_reorganisations_never_sees_a_state_between_two
                 seen_wrong.append(f"tip_hash {tip.hex()[:12]} is no branch's tip")
             if height not in tips.values():
                 seen_wrong.append(f"height {height}")
-            if header.hash not in tips:
-                seen_wrong.append(f"tip_header of {header.hash.hex()[:12]}")
+            if kit.hash(header) not in tips:
+                seen_wrong.append(f"tip_header of {kit.hash(header).hex()[:12]}")
             if len(mempool) != len(txids) or txids[-1] not in mempool or mempool.get(txids[0]) is None:
                 seen_wrong.append("a mempool missing transactions")
 
@@ -63,5 +63,5 @@ def test_a_reader_during_repeated_reorganisations_never_sees_a_state_between_two
             t.join(60)
     finally:
         sys.setswitchinterval(old_interval)
-    assert chain.tip_hash == long[-1].hash and len(mempool) == len(txids)
+    assert chain.tip_hash == kit.hash(long[-1]) and len(mempool) == len(txids)
     assert not seen_wrong, f"{len(seen_wrong)} half-done reads, e.g. {sorted(set(seen_wrong))[:5]}"

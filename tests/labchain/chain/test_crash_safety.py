@@ -37,7 +37,7 @@ def write_forever(path, seed: int) -> None:
                 for _ in range(depth + 1):
                     block = kit.block(chain, parent=parent, to=kit.address(rng.randrange(10)))
                     chain.add_block(block)
-                    parent = block.hash
+                    parent = kit.hash(block)
             elif roll < 0.2 and chain.height > 3:
                 chain.invalidate_block(chain.main_chain_hashes()[chain.height - rng.randint(0, 2)])
             else:
@@ -64,7 +64,7 @@ def replay(chain) -> dict:
                 assert txin.prevout in coins, f"block {height} spends a coin the replay does not have"
                 del coins[txin.prevout]
             for n, out in enumerate(tx.outputs):
-                coins[OutPoint(tx.txid, n)] = (out.amount, out.address, height, tx.is_coinbase)
+                coins[OutPoint(tx.txid_in(chain.suite), n)] = (out.amount, out.address, height, tx.is_coinbase)
     return coins
 
 

@@ -26,7 +26,7 @@ def build_tree(parent_choices: list[int]):
         height = heights[parent] + 1
         account = height - 1
         coinbase_tx = genesis.transactions[0]
-        coin = Coin(OutPoint(coinbase_tx.txid, account), coinbase_tx.outputs[account], 0, True)
+        coin = Coin(OutPoint(kit.txid(coinbase_tx), account), coinbase_tx.outputs[account], 0, True)
         pay = kit.pay([coin], account, to=kit.address(9), amount=(n + 1) * COIN)
         blocks.append(kit.block(None, [pay], parent=blocks[parent], to=kit.address(n % 10)))
         heights.append(height)
@@ -40,7 +40,7 @@ def replay(chain) -> dict:
             for txin in tx.inputs:
                 del coins[txin.prevout]
             for n, out in enumerate(tx.outputs):
-                coins[OutPoint(tx.txid, n)] = out
+                coins[OutPoint(kit.txid(tx), n)] = out
     return coins
 
 

@@ -20,23 +20,23 @@ from labchain.core.params import COIN
 from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut, short
 
 
-def mined(template: Block) -> Block:
-    return Block(solve(template.header), template.transactions)
+def mined(kit, template: Block) -> Block:
+    return Block(solve(template.header, kit.suite), template.transactions)
 
 
 def test_accepted_transaction_is_listed(kit, chain, mempool):
     tx = kit.pay(chain, 0, to=kit.address(1), amount=COIN, fee=500)
-    assert mempool.add(tx) == tx.txid
-    assert tx.txid in mempool and len(mempool) == 1
+    assert mempool.add(tx) == kit.txid(tx)
+    assert kit.txid(tx) in mempool and len(mempool) == 1
     assert mempool.transactions() == [tx]
-    assert mempool.get(tx.txid).fee == 500
+    assert mempool.get(kit.txid(tx)).fee == 500
 
 
 def test_conflict_with_the_mempool_names_the_other_transaction(kit, chain, mempool):
     coin = kit.coins(chain, 0)[0]
     first = kit.pay([coin], 0, to=kit.address(1), amount=COIN)
     mempool.add(first)
-    with pytest.raises(DoubleSpendError, match=f"mempool tx {short(first.txid)} already spends"):
+    with pytest.raises(DoubleSpendError, match=f"mempool tx {short(kit.txid(first))} already spends"):
         mempool.add(kit.pay([coin], 0, to=kit.address(2), amount=COIN))
     with pytest.raises(DuplicateTransactionError, match="already in the mempool"):
         mempool.add(first)
@@ -77,23 +77,23 @@ def test_template_orders_by_fee_rate_and_puts_parents_first(kit, chain, mempool)
     high = kit.pay(chain, 2, to=kit.address(9), amount=COIN, fee=10_000)
     parent = kit.pay(chain, 3, to=kit.address(4), amount=10 * COIN, fee=200)
     # the child spends its parent's unconfirmed output and pays the highest fee rate
-    child = kit.pay([_coin_of(parent, 0)], 4, to=kit.address(9), amount=COIN, fee=50_000)
+    child = kit.pay([_coin_of(kit, parent, 0)], 4, to=kit.address(9), amount=COIN, fee=50_000)
     for tx in (low, high, parent, child):
         mempool.add(tx)
     template = mempool.block_template(kit.address(0), int(kit.clock()))
-    order = [tx.txid for tx in template.transactions[1:]]
-    assert order == [high.txid, parent.txid, child.txid, low.txid]
+    order = [kit.txid(tx) for tx in template.transactions[1:]]
+    assert order == [kit.txid(high), kit.txid(parent), kit.txid(child), kit.txid(low)]
     fees = 100 + 10_000 + 200 + 50_000
     assert template.transactions[0].outputs[0].amount == chain.params.block_reward(1) + fees
-    update = chain.add_block(mined(template))  # the template is a valid block once solved
+    update = chain.add_block(mined(kit, template))  # the template is a valid block once solved
     assert update.status == "new_tip"
     mempool.update(update)
     assert len(mempool) == 0
 
 
-def _coin_of(tx, index):
+def _coin_of(kit, tx, index):
     from labchain.chain import Coin
-    return Coin(OutPoint(tx.txid, index), tx.outputs[index], 0, False)
+    return Coin(OutPoint(kit.txid(tx), index), tx.outputs[index], 0, False)
 
 
 def test_template_respects_the_transaction_limit(kit):
@@ -110,14 +110,14 @@ def test_template_respects_the_transaction_limit(kit):
 def test_new_block_removes_mined_and_evicts_conflicts_with_descendants(kit, chain, mempool):
     coin = kit.coins(chain, 0)[0]
     ours = kit.pay([coin], 0, to=kit.address(1), amount=5 * COIN)
-    descendant = kit.pay([_coin_of(ours, 0)], 1, to=kit.address(2), amount=COIN)
+    descendant = kit.pay([_coin_of(kit, ours, 0)], 1, to=kit.address(2), amount=COIN)
     other = kit.pay(chain, 3, to=kit.address(2), amount=COIN)
     for tx in (ours, descendant, other):
         mempool.add(tx)
     theirs = kit.pay([coin], 0, to=kit.address(8), amount=7 * COIN)  # conflicts with ours
     update = chain.add_block(kit.block(chain, [theirs, other]))
     evicted = mempool.update(update)
-    assert {t.txid for t in evicted} == {ours.txid, descendant.txid}
+    assert {kit.txid(t) for t in evicted} == {kit.txid(ours), kit.txid(descendant)}
     assert len(mempool) == 0
 
 
@@ -131,9 +131,9 @@ def test_reorg_returns_disconnected_transactions_and_evicts_conflicts(kit, chain
     double = kit.pay([coin], 0, to=kit.address(7), amount=9 * COIN)  # B spends the same coin
     b = [kit.block(chain, [double], parent=chain.genesis_hash, to=kit.address(3))]
     chain.add_block(b[0])
-    b.append(kit.block(chain, parent=b[0].hash, to=kit.address(3)))
+    b.append(kit.block(chain, parent=kit.hash(b[0]), to=kit.address(3)))
     update = chain.add_block(b[1])
     assert update.is_reorg
     evicted = mempool.update(update)
     assert evicted == []
-    assert set(t.txid for t in mempool.transactions()) == {also.txid, pending.txid}  # paid conflicts
+    assert set(kit.txid(t) for t in mempool.transactions()) == {kit.txid(also), kit.txid(pending)}  # paid conflicts

@@ -43,14 +43,14 @@ def test_reopen_finishes_an_interrupted_reorganisation(kit, tmp_path):
     chain._disconnect_tip()
     chain.close()
     reopened = kit.new_chain(path)
-    assert reopened.tip_hash == main[-1].hash
+    assert reopened.tip_hash == kit.hash(main[-1])
     reopened.close()
 
 
 def test_a_data_dir_of_another_network_is_refused(kit, tmp_path):
     path = tmp_path / "chain.sqlite"
     kit.new_chain(path).close()
-    with pytest.raises(StoreError, match="holds the 'regtest' chain"):
+    with pytest.raises(StoreError, match=f"holds the '{kit.params.name}' chain"):
         Chain("lab", path=path)
 
 

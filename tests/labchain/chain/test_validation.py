@@ -51,12 +51,12 @@ def test_unknown_input(kit, chain):
     ghost = Transaction(1, [TxIn(OutPoint(bytes(range(32)), 0))], [TxOut(COIN, kit.address(1))])
     tx = ghost.sign([kit.keys[0]])
     message = rejected(chain, kit.block(chain, [tx]), UnknownInputError)
-    assert f"input 0 of tx {short(tx.txid)}" in message and "does not exist" in message
+    assert f"input 0 of tx {short(kit.txid(tx))}" in message and "does not exist" in message
 
 
 def test_unknown_output_index_of_a_known_transaction(kit, chain):
     genesis_coinbase = chain.get_block(0).transactions[0]
-    bad = Transaction(1, [TxIn(OutPoint(genesis_coinbase.txid, 99))], [TxOut(COIN, kit.address(1))])
+    bad = Transaction(1, [TxIn(OutPoint(kit.txid(genesis_coinbase), 99))], [TxOut(COIN, kit.address(1))])
     message = rejected(chain, kit.block(chain, [bad.sign([kit.keys[0]])]), UnknownInputError)
     assert "has no output 99" in message
 
@@ -68,7 +68,7 @@ def test_already_spent_names_the_spender_and_block(kit, chain):
     second = kit.pay([coin], 0, to=kit.address(2), amount=COIN)
     message = rejected(chain, kit.block(chain, [second]), AlreadySpentError)
     assert f"spends output {coin.outpoint}" in message
-    assert f"already spent by tx {short(first.txid)} in block 1" in message
+    assert f"already spent by tx {short(kit.txid(first))} in block 1" in message
 
 
 def test_double_spend_inside_one_block(kit, chain):
@@ -84,7 +84,7 @@ def test_bad_signature(kit, chain):
     forged_input = TxIn(good.inputs[0].prevout, kit.keys[0].sign(b"something else"), good.inputs[0].pubkey)
     forged = Transaction(1, [forged_input], good.outputs)
     message = rejected(chain, kit.block(chain, [forged]), BadSignatureError)
-    assert f"input 0 of tx {short(forged.txid)}" in message and "does not verify" in message
+    assert f"input 0 of tx {short(kit.txid(forged))}" in message and "does not verify" in message
 
 
 def test_key_does_not_match_the_address_spent(kit, chain):
@@ -115,7 +115,7 @@ def test_duplicate_transaction_already_in_chain(kit, chain):
     tx = kit.pay(chain, 0, to=kit.address(1), amount=COIN)
     chain.add_block(kit.block(chain, [tx]))
     message = rejected(chain, kit.block(chain, [tx]), DuplicateTransactionError)
-    assert f"tx {short(tx.txid)} is already in block 1" in message
+    assert f"tx {short(kit.txid(tx))} is already in block 1" in message
 
 
 def test_lock_height_not_reached(kit, chain):
@@ -165,10 +165,10 @@ def test_coinbase_lock_height_must_be_the_block_height(kit, chain):
 def test_block_on_an_invalid_block_is_rejected(kit, chain):
     bad = kit.block(chain, reward=chain.params.block_reward(1) + 1)
     rejected(chain, bad, CoinbaseError)
-    assert chain.block_info(bad.hash).status == "invalid"
-    child = kit.block(chain, parent=bad.hash)
+    assert chain.block_info(kit.hash(bad)).status == "invalid"
+    child = kit.block(chain, parent=kit.hash(bad))
     message = rejected(chain, child, InvalidAncestorError)
-    assert f"builds on block {short(bad.hash)}, which is invalid" in message
+    assert f"builds on block {short(kit.hash(bad))}, which is invalid" in message
     again = rejected(chain, bad, BlockValidationError)
     assert "already known to be invalid" in again
 
