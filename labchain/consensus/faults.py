@@ -394,8 +394,8 @@ def schedule_for_student(student_id: str, n: int | Sequence[str], seed: int = 0,
     end = duration * 0.75
 
     def window() -> tuple[float, float]:
-        start = round(rng.uniform(1.0, end * 0.6), 3)
-        return start, round(rng.uniform(start + 1.0, end), 3)
+        start = round(rng.uniform(duration * 0.02, end * 0.6), 3)
+        return start, round(rng.uniform(start + duration * 0.02, end), 3)
 
     for node in faulty:
         choice = rng.choice(["crash", "pause", "byzantine"] if byzantine else ["crash", "pause"])

@@ -22,7 +22,8 @@ liveness after stabilisation
 shortest history
     :func:`minimise` re-runs the scenario, each time suppressing one more message of the
     violating height (on the wire, by its :func:`~labchain.consensus.sim.message_key`), and
-    keeps a message suppressed when the same kind of violation still happens without it. It
+    keeps a message suppressed when the same kind of violation still happens at the same
+    height without it. It
     repeats the pass until nothing more can be removed (or ``max_runs``). The result is
     *1-minimal* over the messages of the violating height: removing any single reported
     message makes that violation disappear. It is not a global minimum (that is NP-hard in
@@ -220,7 +221,7 @@ def minimise(make_sim: Callable[[], Any], until: float, max_runs: int = 400) -> 
                 continue
             trial = attempt(suppressed | {d.key})
             runs += 1
-            if trial is not None and trial.kind == current.kind:
+            if trial is not None and (trial.kind, trial.height) == (current.kind, current.height):
                 suppressed.add(d.key)
                 current = trial
                 changed = True

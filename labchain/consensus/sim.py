@@ -280,3 +280,22 @@ class Simulation:
             for c in self.commits[node]:
                 h.update(c.height.to_bytes(8, "big") + hashlib.sha256(c.value).digest())
         return h.hexdigest()
+
+
+class SimApp:
+    """A toy application for simulations: the value proposed at height h by node n is
+    ``b"block h by n"``; :meth:`check` accepts a value for height h iff it starts with
+    ``b"block h "`` (so a Byzantine ``b"invalid block ..."`` fails and an equivocator's
+    ``b"block h by n|alt"`` passes: validity and safety are different invariants)."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    def propose(self, height: int) -> bytes:
+        return b"block %d by %s" % (height, self.node.encode())
+
+    @staticmethod
+    def check(height: int, value: bytes) -> str | None:
+        if not value.startswith(b"block %d " % height):
+            return f"value {value[:32]!r} is not a block of height {height}"
+        return None
