@@ -10,7 +10,7 @@ Modules: ``tx`` (AccountAddress, AccountTx, CallData, DeployData, sign_tx, verif
 """
 from labchain.ledger.account.block import (
     DEFAULT_BLOCK_GAS_LIMIT, BlockContext, BlockResult, LedgerHost, apply_block, apply_transaction, credit,
-    undo_block,
+    read_call, undo_block,
 )
 from labchain.ledger.account.pool import AccountPool
 from labchain.ledger.account.receipts import EventLog, Receipt, receipt_proof, receipts_root, verify_receipt
@@ -29,5 +29,5 @@ __all__ = [
     "CallData", "DEFAULT_BLOCK_GAS_LIMIT", "DeployData", "EventLog", "LedgerHost", "Receipt", "StateProof",
     "StateUndo", "TX_CREATE_GAS", "TX_GAS", "WorldState", "account_key", "account_version", "apply_block",
     "apply_transaction", "code_key", "credit", "intrinsic_gas", "receipt_proof", "receipts_root",
-    "sign_tx", "storage_key", "undo_block", "verify_proof", "verify_receipt", "verify_tx",
+    "read_call", "sign_tx", "storage_key", "undo_block", "verify_proof", "verify_receipt", "verify_tx",
 ]

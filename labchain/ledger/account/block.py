@@ -70,10 +70,11 @@ class LedgerHost:
     """The VM's view of the world state (the ``Host`` protocol of
     :mod:`labchain.ledger.contracts`): addresses are the 21 bytes of an AccountAddress."""
 
-    def __init__(self, state: WorldState, txid: bytes) -> None:
+    def __init__(self, state: WorldState, txid: bytes, endowment: int = 0) -> None:
         self.state = state
         self.txid = txid
         self.created = 0
+        self.endowment = endowment   # a creating transaction's value, credited to the new contract
 
     def _address(self, raw: bytes) -> AccountAddress:
         return AccountAddress.from_bytes(bytes(raw))
@@ -108,6 +109,9 @@ class LedgerHost:
         code_hash = self.state.put_code(program.source.encode("utf-8"))
         account = self.state.account(address)
         self.state.set_account(address, Account(max(account.nonce, 1), account.balance, code_hash))
+        if self.endowment:
+            self.transfer(creator, address.to_bytes(), self.endowment)
+            self.endowment = 0
         return address.to_bytes()
 
     def snapshot(self) -> int:
@@ -123,7 +127,7 @@ _PROGRAMS: dict[bytes, object] = {}   # code hash -> compiled Program (pure func
 def _compile(code_hash: bytes, source: bytes):
     program = _PROGRAMS.get(code_hash)
     if program is None:
-        from labchain.ledger.contracts import compile_contract
+        from labchain.ledger.contracts.compiler import compile_contract
         program = compile_contract(source.decode("utf-8"))
         if len(_PROGRAMS) > 256:
             _PROGRAMS.clear()
@@ -152,17 +156,19 @@ def _failed(reason: str, gas: int, line: int | None = None) -> _Outcome:
 def _run_contract(state: WorldState, tx: AccountTx, ctx: BlockContext, sender: AccountAddress,
                   txid: bytes, gas: int) -> _Outcome:
     """Steps 3-4 for a creation or a call: the VM, with every effect reverted on failure."""
-    from labchain.ledger.contracts import CallContext, decode_value, deploy, execute
-    from labchain.ledger.contracts.errors import ContractError
+    from labchain.ledger.contracts.errors import ContractCompileError
+    from labchain.ledger.contracts.records import CallContext
+    from labchain.ledger.contracts.values import decode_value
+    from labchain.ledger.contracts.vm import deploy, execute
 
-    host = LedgerHost(state, txid)
+    host = LedgerHost(state, txid, endowment=tx.value if tx.is_creation else 0)
     origin = sender.to_bytes()
     try:
         if tx.is_creation:
             data = tx.deploy_data()
             try:
                 program = compile_contract_cached(state.suite, data.source)
-            except ContractError as exc:   # compile errors halt like an invalid EVM opcode: all gas
+            except ContractCompileError as exc:   # halts like an invalid EVM opcode: all gas is used
                 return _failed(f"the contract does not compile: {exc}", gas)
             args = [decode_value(a) for a in data.args]
             call = CallContext(origin, origin, b"", tx.value, ctx.height, ctx.timestamp, ctx.chain_id, 0)
@@ -183,6 +189,26 @@ def _run_contract(state: WorldState, tx: AccountTx, ctx: BlockContext, sender: A
     events = tuple(EventLog(AccountAddress.from_bytes(e.contract), e.name, tuple(e.topics), e.data)
                    for e in result.events)
     return _Outcome(STATUS_SUCCESS, result.gas_used, events, "", 0, created)
+
+
+def read_call(state: WorldState, ctx: BlockContext, contract: AccountAddress, function: str, args: Sequence,
+              sender: AccountAddress | None = None, gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT):
+    """Run a contract function without a transaction and undo every effect (a node's ``call``
+    RPC, Ethereum's ``eth_call``): returns the VM's CallResult."""
+    from labchain.ledger.contracts.records import CallContext
+    from labchain.ledger.contracts.vm import execute
+
+    host = LedgerHost(state, bytes(32))
+    program = host.code(contract.to_bytes())
+    if program is None:
+        raise BlockContextError(f"{contract} has no contract code to call", contract)
+    origin = (sender or contract).to_bytes()
+    snapshot = state.snapshot()
+    try:
+        return execute(host, CallContext(origin, origin, contract.to_bytes(), 0, ctx.height, ctx.timestamp,
+                                         ctx.chain_id, 0), program, function, list(args), gas_limit)
+    finally:
+        state.revert_to(snapshot)
 
 
 def compile_contract_cached(suite: Suite, source: str):
