@@ -765,7 +765,7 @@ class _Compiler:
             vm = fr[0]
             for decl, obj, key in parts:
                 if decl is not None:
-                    R.sstore(vm, fr[1], decl, key(fr), None)
+                    R.sstore(vm, fr[1], decl, key(fr), None, True)
                 else:
                     R.delitem(vm, obj(fr), key(fr))
         return delete

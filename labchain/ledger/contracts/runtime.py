@@ -653,11 +653,12 @@ def shas(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> bool:
     return vm.host.storage_get(call.address, slot) is not None
 
 
-def sstore(vm: VM, call: CallInfo, decl: StorageDecl, key: Any, value: Any) -> None:
+def sstore(vm: VM, call: CallInfo, decl: StorageDecl, key: Any, value: Any, delete: bool = False) -> None:
+    """Write (or with ``delete``, clear) a storage slot; the type's zero value also clears it."""
     slot = decl.slot(vm, key)
-    if value is not None or decl.value_type is not None:
+    if not delete:
         check_type(value, decl.value_type, f"a value of storage {'map' if decl.is_map else 'value'} '{decl.name}'")
-    if value is None or (decl.value_type is not None and value == decl.default() and type(value) is decl.value_type
+    if delete or value is None or (decl.value_type is not None and value == decl.default() and type(value) is decl.value_type
                          and decl.value_type in (int, bool, str, bytes)):
         data = None                     # the type's zero value: the slot is cleared (EVM: SSTORE 0)
     else:
