@@ -137,3 +137,62 @@ def test_ids_and_signature_hashes_take_a_suite_and_cache_per_suite(sha3_suite):
     pay = kit.pay(kit.new_chain(), 0, to=kit.address(1), amount=COIN)
     assert pay.signature_hash(0) == pay.signature_hash(0, p256)
     assert pay.signature_hash(0, sha3_suite) != pay.signature_hash(0)
+
+
+@pytest.fixture
+def no_default_ids(monkeypatch):
+    """Make every id that silently means p256-sha256 raise: the record properties (``tx.txid``,
+    ``header.hash``, ``block.hash``) and the suite-less forms of the suite-taking methods."""
+    from labchain import merkle
+    from labchain.block import Block, BlockHeader
+    from labchain.ledger.utxo.tx import Transaction
+
+    def refuse(what):
+        def fail(*args, **kwargs):
+            raise AssertionError(f"{what} computed the default suite's id on an sm2-sm3 chain")
+        return fail
+
+    for cls, name in ((Transaction, "txid"), (BlockHeader, "hash"), (Block, "hash")):
+        monkeypatch.setattr(cls, name, property(refuse(f"{cls.__name__}.{name}")))
+    for cls, name in ((Transaction, "txid_in"), (Transaction, "signature_hash"), (BlockHeader, "hash_in"),
+                      (Block, "compute_merkle_root")):
+        original = getattr(cls, name)
+
+        def guarded(self, *args, _original=original, _name=name, **kwargs):
+            if (args[-1] if args and not isinstance(args[-1], int) else kwargs.get("suite")) is None:
+                raise AssertionError(f"{_name} without a suite on an sm2-sm3 chain")
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(cls, name, guarded)
+    original_root = merkle.merkle_root
+    monkeypatch.setattr(merkle, "merkle_root", lambda items, suite=None: original_root(items, suite)
+                        if suite is not None else refuse("merkle_root without a suite")())
+
+
+def test_an_sm_chain_never_computes_a_default_suite_id(no_default_ids, tmp_path):
+    """Blocks, payments, a reorganisation, the mempool, the miner and the wallet on regtest-sm,
+    with every default-suite id path raising: nothing on the chain reaches one."""
+    from labchain.consensus.pow.miner import Miner
+    from labchain.wallet import Wallet, spent_by
+
+    sm = get_suite("sm2-sm3")
+    kit = ChainKit("regtest-sm")
+    chain = kit.new_chain(tmp_path / "chain.sqlite")
+    mempool = Mempool(chain)
+    pay = kit.pay(chain, 0, to=kit.address(1), amount=COIN, fee=1_000)
+    assert mempool.add(pay) == sm.hash256(pay.to_bytes())
+    wallet = Wallet.from_keys(kit.keys[2:4])
+    second = wallet.pay(chain, to=kit.address(5), amount=2 * COIN, fee=500, exclude=spent_by([pay]))
+    mempool.add(second)
+    block = Miner(chain.params).mine(mempool, kit.address(9))
+    mempool.update(chain.add_block(block))
+    assert chain.tip_hash == sm.hash256(block.header.to_bytes()) and len(mempool) == 0
+    assert chain.has_transaction(sm.hash256(second.to_bytes()))
+    side = kit.extend(chain, 1, parent=chain.genesis_hash, to=kit.address(3))   # equal work: no switch
+    update = chain.add_block(kit.block(chain, parent=side[-1].hash_in(sm)))     # heavier: reorg
+    assert update.status == "new_tip" and chain.height == 2 and update.disconnected == (block,)
+    mempool.update(update)
+    assert {t.txid_in(sm) for t in mempool.transactions()} == {pay.txid_in(sm), second.txid_in(sm)}
+    chain.close()
+    reopened = kit.new_chain(tmp_path / "chain.sqlite")  # the store reloads by the same ids
+    assert reopened.height == 2 and reopened.balance(kit.address(1)) == 1000 * COIN
+    reopened.close()

@@ -1,6 +1,8 @@
 """The JSON-RPC contract, against one real node process over real HTTP.
 
-The tests share one node (module scope) and only assert changes they make themselves.
+The tests share one node (module scope) and only assert changes they make themselves. They run
+twice: on a regtest node (p256-sha256) and on a regtest-sm node (sm2-sm3); ``n.params`` is its
+network, and ids computed here use its suite.
 """
 from __future__ import annotations
 
@@ -16,12 +18,10 @@ from labchain.node.rpc import Code, RpcError
 from labchain.core.params import COIN, get_params
 from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut
 
-REGTEST = get_params("regtest")
-
-
-@pytest.fixture(scope="module")
-def n(tmp_path_factory):
-    node = NodeProcess.start(tmp_path_factory.mktemp("rpc") / "n0")
+@pytest.fixture(scope="module", params=["regtest", "regtest-sm"])
+def n(request, tmp_path_factory):
+    node = NodeProcess.start(tmp_path_factory.mktemp("rpc") / "n0", params=request.param)
+    node.params = get_params(request.param)
     yield node
     node.kill()
 
@@ -42,11 +42,14 @@ def raw_post(n, body: bytes, method: str = "POST") -> tuple[int, object]:
 
 def test_a_fresh_node_is_at_genesis_with_ten_funded_accounts(n):
     info = n.rpc.getblockchaininfo()
-    assert info["network"] == "regtest"
+    assert info["network"] == n.params.name
+    from labchain.block import genesis_block
+
+    assert info["genesis"] == genesis_block(n.params).hash_in(n.params.crypto).hex()
     assert {"height", "tip", "total_work", "difficulty"} <= set(info)
     listed = n.rpc.listaccounts()
     assert len(listed) == 10
-    assert listed[0] == {"address": str(account_key(REGTEST, 0).address), "balance": 1000 * COIN}
+    assert listed[0] == {"address": str(account_key(n.params, 0).address), "balance": 1000 * COIN}
 
 
 def test_generate_mines_blocks_that_getblock_returns_by_height_and_hash(n):
@@ -60,11 +63,39 @@ def test_generate_mines_blocks_that_getblock_returns_by_height_and_hash(n):
     assert by_height["confirmations"] == 3
 
 
+def test_ids_and_addresses_over_rpc_are_the_chains_suites(n):
+    suite = n.params.crypto
+    a = accounts(n)
+    txid = n.rpc.sendtoaddress(a[1], a[2], 4_321)
+    tip = n.rpc.generate(1)[0]
+    block = n.rpc.getblock(tip)
+    from labchain.block import Block
+
+    # the records' JSON extras name p256-sha256 ids: drop them to rebuild the records here
+    raw = Block.from_json({"header": {k: v for k, v in block["header"].items() if k != "hash"},
+                           "transactions": [{k: v for k, v in t.items() if k != "txid"}
+                                            for t in block["transactions"]]})
+    assert tip == block["hash"] == block["header"]["hash"] == suite.hash256(raw.header.to_bytes()).hex()
+    assert [t["txid"] for t in block["transactions"]][1:] == [txid]
+    assert txid == suite.hash256(raw.transactions[1].to_bytes()).hex()
+    assert n.rpc.gettransaction(txid)["tx"]["txid"] == txid
+    assert a[0].startswith({"p256-sha256": "L", "sm2-sm3": "S"}[suite.name])
+    other = get_params({"p256-sha256": "regtest-sm", "sm2-sm3": "regtest"}[suite.name])
+    foreign = str(account_key(other, 0).address)
+    with pytest.raises(RpcError) as err:
+        n.rpc.sendtoaddress(a[1], foreign, 1)
+    assert err.value.code == Code.INVALID_ADDRESS_OR_KEY
+    assert (f"is an address of the {other.crypto.name} crypto suite" in err.value.message
+            and f"this chain uses {suite.name}" in err.value.message)
+    with pytest.raises(RpcError, match=f"this chain uses {suite.name}"):
+        n.rpc.getbalance(foreign)
+
+
 def test_generate_pays_the_reward_to_a_given_address(n):
-    to = str(account_key(REGTEST, 9).address)
+    to = str(account_key(n.params, 9).address)
     before = n.rpc.getbalance(to)
     n.rpc.generate(1, to)
-    assert n.rpc.getbalance(to) == before + REGTEST.block_reward(n.rpc.getblockcount())
+    assert n.rpc.getbalance(to) == before + n.params.block_reward(n.rpc.getblockcount())
 
 
 def test_sendtoaddress_enters_the_mempool_and_confirms(n):
@@ -83,7 +114,7 @@ def test_sendtoaddress_enters_the_mempool_and_confirms(n):
 
 
 def test_sendtoaddress_from_an_address_the_node_does_not_hold_is_refused(n):
-    stranger = str(account_key(REGTEST, 50).address)
+    stranger = str(account_key(n.params, 50).address)
     with pytest.raises(RpcError) as err:
         n.rpc.sendtoaddress(stranger, accounts(n)[0], 1)
     assert err.value.code == Code.INVALID_ADDRESS_OR_KEY
@@ -97,22 +128,22 @@ def test_sendtoaddress_beyond_the_balance_says_how_much_is_missing(n):
     assert err.value.code == Code.INSUFFICIENT_FUNDS and "short" in err.value.message
 
 
-def _spend_genesis_output(account: int, amount: int) -> Transaction:
+def _spend_genesis_output(params, account: int, amount: int) -> Transaction:
     """A payment from a genesis output, signed here (the way a lab builds raw transactions)."""
     from labchain.block import genesis_block
 
-    coinbase = genesis_block(REGTEST).transactions[0]
-    key = account_key(REGTEST, account)
-    tx = Transaction(1, (TxIn(OutPoint(coinbase.txid, account)),),
-                     (TxOut(amount, account_key(REGTEST, 0).address),
+    coinbase = genesis_block(params).transactions[0]
+    key = account_key(params, account)
+    tx = Transaction(1, (TxIn(OutPoint(coinbase.txid_in(params.crypto), account)),),
+                     (TxOut(amount, account_key(params, 0).address),
                       TxOut(1000 * COIN - amount - 1000, key.address)))
     return tx.sign([key])
 
 
 def test_sendrawtransaction_accepts_a_signed_transaction_and_refuses_its_double_spend(n):
-    tx = _spend_genesis_output(7, 5 * COIN)
-    assert n.rpc.sendrawtransaction(tx.to_bytes().hex()) == tx.txid.hex()
-    rival = _spend_genesis_output(7, 6 * COIN)
+    tx = _spend_genesis_output(n.params, 7, 5 * COIN)
+    assert n.rpc.sendrawtransaction(tx.to_bytes().hex()) == n.params.crypto.hash256(tx.to_bytes()).hex()
+    rival = _spend_genesis_output(n.params, 7, 6 * COIN)
     with pytest.raises(RpcError) as err:
         n.rpc.sendrawtransaction(rival.to_bytes().hex())
     assert err.value.code == Code.VERIFY_REJECTED
@@ -132,7 +163,7 @@ def test_sendrawtransaction_with_bad_hex_or_bytes_explains(n):
 
 
 def test_a_tampered_signature_is_rejected_with_the_reason(n):
-    tx = _spend_genesis_output(6, COIN)
+    tx = _spend_genesis_output(n.params, 6, COIN)
     first = tx.inputs[0]
     bad_sig = bytes([first.signature[0] ^ 1]) + first.signature[1:]
     forged = Transaction(tx.version, (TxIn(first.prevout, bad_sig, first.pubkey),), tx.outputs)
