@@ -65,6 +65,10 @@ RESOURCES = {
 }
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _check_rule(rule: str) -> None:
     if rule in NAMED_RULES:
         return
@@ -115,12 +119,21 @@ class Policy(Record):
     def __str__(self) -> str:
         return f"{self.rule}|{','.join(self.org_list)}|{','.join(self.role_list)}"
 
-    def describe(self, universe: tuple[str, ...]) -> str:
-        roles = " or ".join(self.role_list) if self.role_list else "any role"
-        orgs = ", ".join(universe) or "no orgs"
+    def describe(self, universe: tuple[str, ...], needed: int, self_org: str = "") -> str:
+        """What the policy asks, e.g. ``admin signatures from a majority (3) of 4 orgs (org1, ...)``."""
+        roles = " or ".join(self.role_list) if self.role_list else "member"
+        orgs = f"{len(universe)} org{'s' if len(universe) != 1 else ''} ({', '.join(universe) or 'none'})"
         if self.rule == "SELF":
-            return f"SELF ({roles} of the org concerned)"
-        return f"{self.rule} of {len(universe)} orgs ({orgs}), signed by {roles}"
+            return f"{_article(roles)} {roles} signature from the org concerned, {self_org}"
+        if self.rule == "ANY":
+            return f"{_article(roles)} {roles} signature from any of {orgs}"
+        if self.rule == "ALL":
+            return f"{roles} signatures from all {orgs}"
+        if self.rule == "MAJORITY":
+            return f"{roles} signatures from a majority ({needed}) of {orgs}"
+        if self.rule.isdigit():
+            return f"{roles} signatures from {needed} of {orgs}"
+        return f"{roles} signatures from {self.rule} ({needed}) of {orgs}"
 
     def needed(self, universe: tuple[str, ...]) -> int:
         n = len(universe)
@@ -173,14 +186,15 @@ class SignerTrace:
     """What happened to one endorsement: counted, or ignored with the reason."""
 
     index: int
-    signer: str           # "admin1.org1 (admin of org1)" or a key/serial description
+    signer: str           # "admin1.org1" (certificate CN) or "key 02ab..." (key modes)
     org: str
     role: str
     counted: bool
-    reason: str = ""      # why ignored: "unknown CA ...", "wrong role client (needs admin)"...
+    reason: str = ""      # why ignored, short: "unknown CA ca.org5 (org org5)", "wrong role client, needs admin"
+    detail: str = ""      # the full refusal sentence of verify_certificate, when there is one
 
     def __str__(self) -> str:
-        return self.signer if self.counted else f"{self.signer}: {self.reason}"
+        return self.signer if self.counted else f"{self.signer} ({self.reason})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,20 +219,38 @@ class PolicyResult:
     def explain(self) -> str:
         """One sentence: which policy, who counted, who was ignored and why, what is missing."""
         what = self.resource or "this action"
-        head = (f"{what} needs {self.policy.describe(self.universe)}"
-                + (f" (org {self.self_org})" if self.policy.rule == "SELF" else "")
-                + (f", that is {self.needed} org{'s' if self.needed != 1 else ''}"
-                   if self.policy.rule not in ("SELF", "ANY") else ""))
-        have = (f"{len(self.counted)} counted ({', '.join(t.signer for t in self.counted)})"
-                if self.counted else "no endorsement counted")
-        parts = [head, ("accepted: " if self.satisfied else "rejected: ") + have]
+        parts = [f"{what} needs {self.policy.describe(self.universe, self.needed, self.self_org)}"]
+        verdict = "accepted" if self.satisfied else "rejected"
+        names = f" ({', '.join(t.signer for t in self.counted)})" if self.counted else ""
+        parts.append(f"{verdict}: {len(self.counted)} of {self.needed} counted{names}")
         if not self.satisfied and self.missing_orgs:
-            roles = " or ".join(self.policy.role_list) or "member"
-            parts.append(f"missing a {roles} signature from {', '.join(self.missing_orgs)}")
+            parts.append(f"missing {', '.join(self.missing_orgs)}")
         parts.extend(self.notes)
         if self.ignored:
-            parts.append("ignored " + "; ".join(str(t) for t in self.ignored))
+            parts.append("ignored " + ", ".join(f"{t.signer} ({t.reason})" for t in self.ignored))
         return "; ".join(parts) + "."
+
+
+_SHORT = {"unknown-ca": "unknown CA {ca}", "bad-signature": "certificate signature does not verify with CA {ca}",
+          "org-mismatch": "certificate names another org than its CA {ca}", "expired": "expired certificate",
+          "not-yet-valid": "certificate not yet valid", "revoked": "revoked certificate, serial {serial}",
+          "frozen": "frozen certificate", "wrong-role": "wrong role {role}",
+          "suite-mismatch": "certificate of another crypto suite", "unknown-key": "unregistered public key",
+          "malformed": "malformed certificate"}
+
+
+def _refusal(exc: IdentityError) -> tuple[str, str]:
+    """(signer label, short reason) of an identity refusal."""
+    from labchain.identity.x509 import Certificate
+
+    cert = exc.obj if isinstance(exc.obj, Certificate) else None
+    label = cert.common_name if cert is not None and cert.common_name else "an unidentified signer"
+    if isinstance(exc.obj, bytes) and len(exc.obj) == 33:
+        label = f"key {exc.obj.hex()[:12]}"
+    reason = getattr(exc, "reason", "malformed")
+    template = _SHORT.get(reason, reason)
+    return label, template.format(ca=getattr(exc, "ca", ""), serial=getattr(exc, "serial", ""),
+                                  role=getattr(exc, "role", ""))
 
 
 def evaluate(policy: Policy, endorsements: Iterable[Endorsement], members, message: bytes, *,
@@ -239,34 +271,34 @@ def evaluate(policy: Policy, endorsements: Iterable[Endorsement], members, messa
     for i, endorsement in enumerate(endorsements):
         if not isinstance(endorsement, Endorsement):
             ignored.append(SignerTrace(i, f"endorsement {i}", "", "", False,
-                                       f"not an endorsement record ({type(endorsement).__name__})"))
+                                       f"not an endorsement record but {type(endorsement).__name__}"))
             continue
         try:
             identity = members.identify(endorsement.signer, now)
         except IdentityError as exc:
-            reason = getattr(exc, "reason", "malformed")
-            ignored.append(SignerTrace(i, f"endorsement {i}", "", getattr(exc, "role", ""), False,
-                                       f"{reason}: {exc.message}"))
+            label, reason = _refusal(exc)
+            cert_org = getattr(exc.obj, "org", "")
+            ignored.append(SignerTrace(i, label, cert_org, getattr(exc, "role", ""), False, reason, exc.message))
             continue
-        who = str(identity)
+        who = identity.name
         try:
             good = suite.verify(identity.public_key, message, endorsement.signature)
         except (IdentityError, ValueError):
             good = False
         if not good:
             ignored.append(SignerTrace(i, who, identity.org, identity.role, False,
-                                       "bad signature (it does not sign this proposal's bytes)"))
+                                       "bad signature: it does not sign these bytes"))
         elif identity.org not in universe:
-            why = (f"org {identity.org} is not the org concerned ({self_org})" if policy.rule == "SELF"
+            why = (f"org {identity.org} is not the org concerned, {self_org}" if policy.rule == "SELF"
                    else f"org {identity.org} is not in the policy's org list" if policy.org_list
                    else f"unknown org {identity.org}")
             ignored.append(SignerTrace(i, who, identity.org, identity.role, False, why))
         elif policy.role_list and identity.role not in policy.role_list:
             ignored.append(SignerTrace(i, who, identity.org, identity.role, False,
-                                       f"wrong role {identity.role} (needs {' or '.join(policy.role_list)})"))
+                                       f"wrong role {identity.role}, needs {' or '.join(policy.role_list)}"))
         elif identity.org in seen_orgs:
             ignored.append(SignerTrace(i, who, identity.org, identity.role, False,
-                                       f"duplicate org {identity.org} (one vote per org)"))
+                                       f"duplicate org {identity.org}: one vote per org"))
         else:
             seen_orgs.add(identity.org)
             counted.append(SignerTrace(i, who, identity.org, identity.role, True))
