@@ -162,3 +162,13 @@ def test_bad_configuration_is_refused_with_a_sentence():
     with pytest.raises(ConsensusError, match="must exceed block_interval"):
         PBFTEngine("node0", validators, None, secret=secrets["node0"], public_keys=public,
                    request_timeout=0.1, block_interval=0.2)
+
+
+def test_normal_case_sends_the_quadratic_message_count():
+    from labchain.consensus.pbft.figures import expected_per_height, measure
+
+    result = measure(4, heights=20, checkpoint_period=10)
+    # (n-1) pre-prepares + (n-1)^2 prepares + n(n-1) commits per height, checkpoints every K;
+    # the only extra messages are those of height 21 already in flight when the run stops
+    assert result["expected"] == expected_per_height(4, 10) == 3 + 9 + 12 + 1.2
+    assert result["expected"] <= result["per_height"] <= result["expected"] + 24 / 20
