@@ -144,6 +144,7 @@ class WorldState:
         self._values: dict[bytes, bytes] = {}
         self._tree = None
         self._journal: list[tuple[bytes, bytes | None]] = []
+        self._dirty: dict[bytes, bytes | None] = {}
 
     # -- raw keys ----------------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -160,19 +161,31 @@ class WorldState:
         self._write(key, value)
 
     def _write(self, key: bytes, value: bytes | None) -> None:
-        path = self.suite.hash(key)
         if value is None:
             del self._values[key]
-            self._tree = smt.delete(self.suite, self._tree, path)
         else:
             self._values[key] = value
-            self._tree = smt.insert(self.suite, self._tree, smt.Leaf(self.suite, path, self.suite.hash(value)))
+        self._dirty[key] = value   # the tree catches up when a root or proof is asked for
+
+    def _flush(self) -> None:
+        """Bring the tree up to date: each key written since the last root is hashed in once,
+        however often it changed (a sender's account changes 3-4 times per transaction)."""
+        suite, tree = self.suite, self._tree
+        for key, value in self._dirty.items():
+            path = suite.hash(key)
+            if value is None:
+                tree = smt.delete(suite, tree, path)
+            else:
+                tree = smt.insert(suite, tree, smt.Leaf(suite, path, suite.hash(value)))
+        self._tree = tree
+        self._dirty.clear()
 
     def load(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         """Fill an empty state at once (a store reopening): one tree build, no journal."""
         if self._values:
             raise StateError("load() fills an empty state only", self)
         self._values = dict(items)
+        self._dirty.clear()
         self._tree = smt.build(self.suite, (smt.Leaf(self.suite, self.suite.hash(k), self.suite.hash(v))
                                             for k, v in self._values.items()))
 
@@ -184,10 +197,14 @@ class WorldState:
 
     @property
     def state_root(self) -> bytes:
+        if self._dirty:
+            self._flush()
         return smt._hash(self._tree)
 
     def get_proof(self, key: bytes) -> StateProof:
         """Proof of ``key``'s value, or of its absence, against :attr:`state_root`."""
+        if self._dirty:
+            self._flush()
         return smt.prove(self._tree, self.suite.hash(key))
 
     # -- accounts, storage, code ---------------------------------------------------------------

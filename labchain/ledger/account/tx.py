@@ -146,9 +146,11 @@ class AccountAddress:
         return address
 
 
-def check_address_suite(address: AccountAddress, suite: Suite, what: str, obj: Any = None) -> None:
-    """Raise unless ``address`` is an account address of ``suite``'s chains."""
+def check_address_suite(address: AccountAddress, suite: Suite, what, obj: Any = None) -> None:
+    """Raise unless ``address`` is an account address of ``suite``'s chains (``what``: the
+    message's subject, or a callable making it, so nothing is formatted when all is well)."""
     if address.version != account_version(suite):
+        what = what() if callable(what) else what
         other = _suite_of_account_version(address.version)
         whose = f"the {other.name} crypto suite" if other else "no known crypto suite"
         raise MalformedTransactionError(
@@ -362,7 +364,7 @@ def check_tx_syntax(tx: AccountTx, suite: Suite, chain_id: str, max_gas: int | N
         raise MalformedTransactionError(f"{tx} carries a public key that is not a point of the "
                                         f"{suite.name} curve: {exc}", tx) from None
     if tx.to is not None:
-        check_address_suite(tx.to, suite, f"the recipient of {tx},", tx)
+        check_address_suite(tx.to, suite, lambda: f"the recipient of {tx},", tx)
     else:
         try:
             tx.deploy_data()
