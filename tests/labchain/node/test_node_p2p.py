@@ -62,8 +62,9 @@ def test_handshake_mismatch_disconnects_with_a_logged_reason(node, raw_peer, fie
     assert node.rpc.getblockcount() == 0  # still serving
 
 
-def test_blocks_and_transactions_relay_between_nodes(start_node):
-    a, b = start_node("a"), start_node("b")
+@pytest.mark.parametrize("network", ["regtest", "regtest-sm"])
+def test_blocks_and_transactions_relay_between_nodes(start_node, network):
+    a, b = start_node("a", params=network), start_node("b", params=network)
     connect(b, a)
     tip = a.rpc.generate(2)[-1]
     wait_until(lambda: b.rpc.getbestblockhash() == tip, what="block relay")
@@ -74,12 +75,20 @@ def test_blocks_and_transactions_relay_between_nodes(start_node):
     wait_until(lambda: b.rpc.getmempool() == [], what="mined transaction leaving b's mempool")
 
 
-def test_a_node_that_is_behind_downloads_the_chain_in_batches(start_node):
-    a = start_node("a")
+@pytest.mark.parametrize("network", ["regtest", "regtest-sm"])
+def test_a_node_that_is_behind_downloads_the_chain_in_batches(start_node, network):
+    a = start_node("a", params=network)
     a.rpc.generate(620)  # more than one 500-hash getblocks batch
-    b = start_node("b", peers=(a.p2p_addr,))
+    b = start_node("b", peers=(a.p2p_addr,), params=network)
     wait_until(lambda: b.rpc.getblockcount() == 620, what="initial block download")
     assert b.rpc.getbestblockhash() == a.rpc.getbestblockhash()
+
+
+def test_a_node_refuses_a_peer_of_the_same_numbers_on_the_other_suite(start_node):
+    a, b = start_node("a"), start_node("b", params="regtest-sm")
+    a.rpc.addpeer(b.p2p_addr)
+    a.wait_for_log("refusing peer .*network mismatch: peer is on 'regtest-sm', this node on 'regtest'")
+    assert peer_names(a) == set() and peer_names(b) == set()
 
 
 def test_peer_limit_refuses_extra_connections(start_node, raw_peer):

@@ -1,5 +1,7 @@
 """Testnets of real node processes: topology, attach, partition and heal, crash and recovery,
-and processes never outliving their owner."""
+and processes never outliving their owner. The shared 4-node testnet (``tn``) runs once on
+regtest (p256-sha256) and once on regtest-sm (sm2-sm3): mining, payments, sync, a partition
+with a reorganisation, and a crash during download on each suite."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,8 @@ import time
 
 import pytest
 
+from labchain.block import BlockHeader
+from labchain.core.params import get_params
 from labchain.node.process import process_alive
 from labchain.testnet import SyncTimeoutError, Testnet, TestnetError, topology_edges
 from labchain.testnet.testnet import STATE_FILE
@@ -25,10 +29,11 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     return value
 
 
-@pytest.fixture(scope="module")
-def tn(tmp_path_factory):
-    with Testnet.start(nodes=4, topology="line", params="regtest",
+@pytest.fixture(scope="module", params=["regtest", "regtest-sm"])
+def tn(request, tmp_path_factory):
+    with Testnet.start(nodes=4, topology="line", params=request.param,
                        dir=tmp_path_factory.mktemp("tn") / "net") as net:
+        net.network = request.param
         yield net
 
 
@@ -48,7 +53,7 @@ def test_unknown_topology_is_refused_with_the_choices():
 
 def test_every_node_answers_and_is_connected_to_its_line_neighbours(tn):
     assert [tn.connected_neighbours(i) for i in range(4)] == [{1}, {0, 2}, {1, 3}, {2}]
-    assert all(n.rpc.getblockchaininfo()["network"] == "regtest" for n in tn.nodes)
+    assert all(n.rpc.getblockchaininfo()["network"] == tn.network for n in tn.nodes)
     assert "node3" in tn.table() and "LABCHAIN_TESTNET=" in repr(tn)
 
 
@@ -93,6 +98,10 @@ def test_partition_mine_both_sides_heal_converges_on_most_work(tn):
 
     tn.heal()
     assert tn.sync_blocks() == long_tip
+    suite = get_params(tn.network).crypto                 # ids are the suite's on every node
+    block = tn.nodes[3].rpc.getblock(long_tip)
+    header = BlockHeader.from_json({k: v for k, v in block["header"].items() if k != "hash"})
+    assert suite.hash256(header.to_bytes()).hex() == long_tip
     assert tn.nodes[3].wait_for_log("reorganisation: 2 block")
     for node in tn.nodes[2:]:
         assert node.rpc.gettransaction(losing_tx)["confirmations"] == 0

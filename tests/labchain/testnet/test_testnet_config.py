@@ -27,3 +27,20 @@ def test_a_bad_config_file_is_refused_before_any_node_starts(tmp_path):
     with pytest.raises(ConfigError, match="ledger.model is 'accounts'; allowed: utxo"):
         Testnet.start(nodes=2, config=path, dir=tmp_path / "net")
     assert not (tmp_path / "net").exists()
+
+
+def test_a_local_testnet_runs_on_the_regtest_sm_preset_file(tmp_path):
+    from labchain.core.params import get_params
+    from labchain.ledger.utxo.tx import Transaction
+
+    suite = get_params("regtest-sm").crypto
+    with Testnet.start(nodes=2, config=PRESET_DIR / "regtest-sm.yml", dir=tmp_path / "net") as tn:
+        accounts = [a["address"] for a in tn.nodes[0].rpc.listaccounts()]
+        assert all(a.startswith("S") for a in accounts)          # version byte 0x3f
+        txid = tn.nodes[1].rpc.sendtoaddress(accounts[1], accounts[2], 1_000)
+        tn.sync_mempools()
+        tn.nodes[0].rpc.generate(1)
+        tn.sync_blocks()
+        found = tn.nodes[1].rpc.gettransaction(txid)
+        tx = Transaction.from_json({k: v for k, v in found["tx"].items() if k != "txid"})
+        assert found["confirmations"] == 1 and suite.hash256(tx.to_bytes()).hex() == txid
