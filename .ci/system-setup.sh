@@ -17,6 +17,17 @@ if ! "$PGBIN/pg_isready" -q -h 127.0.0.1 -p 55432; then
     -o '-h 127.0.0.1 -p 55432 -k $PGDATA' start" >/dev/null
 fi
 
+# --- Redis for the distributed-grading tests (tests/grading/queue, docs/grading-queue.md): the
+# Celery broker and result store, on 127.0.0.1:56379 (LABCHAIN_TEST_REDIS overrides the URL).
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+if ! redis-cli -h 127.0.0.1 -p 56379 ping >/dev/null 2>&1; then
+  RDDIR=$(mktemp -d /tmp/labchain-redis.XXXXXX)
+  redis-server --daemonize yes --bind 127.0.0.1 --port 56379 --dir "$RDDIR" --save '' \
+    --appendonly no --logfile "$RDDIR/redis.log" --pidfile "$RDDIR/redis.pid"
+fi
+
 # --- The unprivileged user sandboxed grading kernels run as (grading/sandbox; the zygote
 # also creates it on first use, this just makes it exist before tests run in parallel).
 id -u labchain-sandbox >/dev/null 2>&1 || useradd --system --no-create-home \

@@ -119,12 +119,33 @@ def collect(course: CourseLike, path: str | os.PathLike, roster: str | os.PathLi
 
 def autograde(course: CourseLike, labs: list[str] | None = None, *,
               executor_factory: ExecutorFactory | None = None, progress: bool = False,
-              students: list[str] | None = None, **options) -> Summary:
-    """Grade every submission (see ``grading.autograde``); ``options`` as in AutogradeOptions."""
+              students: list[str] | None = None, queue: str | None = None, **options) -> Summary:
+    """Grade every submission (see ``grading.autograde``); ``options`` as in AutogradeOptions.
+    ``queue``: a Redis URL; the notebooks run on ``labchain-grade worker`` processes listening
+    there (``grading.queue``), ``workers`` defaulting to all their sandboxes."""
     course = _course(course)
     opts = AutogradeOptions.load(course.root, **options)
+    if queue:
+        import dataclasses
+
+        from grading.queue import coordinator
+        if not opts.workers:
+            opts = dataclasses.replace(opts, workers=coordinator.remote_sandboxes(queue))
+        executor_factory = coordinator.executor_factory(queue)
     return _autograde(course, labs, options=opts, students=students,
                       executor_factory=executor_factory, progress=progress)
+
+
+def worker(queue: str, *, sandboxes: int = 0, hide_paths: list[str] = (), name: str | None = None,
+           allow_unsandboxed: bool = False, visibility_timeout: float | None = None,
+           loglevel: str = "WARNING") -> int:
+    """Serve the queue at ``queue`` (a Redis URL) with ``sandboxes`` warm sandboxes until
+    stopped (``grading.queue.worker``)."""
+    from grading.queue import app as queue_app
+    from grading.queue.worker import run_worker
+    return run_worker(queue, sandboxes=sandboxes, hide_paths=list(hide_paths), name=name,
+                      allow_unsandboxed=allow_unsandboxed,
+                      visibility_timeout=visibility_timeout or queue_app.VISIBILITY_TIMEOUT, loglevel=loglevel)
 
 
 def run_checks(course: CourseLike, lab: str, endpoints: str | os.PathLike | None = None) -> dict[str, dict]:

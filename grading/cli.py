@@ -77,7 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grade even when the OS sandbox cannot isolate kernels (not root); "
                         "the summary says so")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--queue", metavar="URL", help="run the notebooks on `labchain-grade worker` processes "
+                   "listening on this Redis URL (redis://HOST:PORT/DB); --workers then counts their "
+                   "sandboxes (default: all of them); see docs/grading-queue.md")
     p.set_defaults(func=_autograde)
+
+    p = sub.add_parser("worker", help="execute notebooks for `autograde --queue URL` in warm sandboxes")
+    p.add_argument("--queue", metavar="URL", required=True, help="Redis URL of the task queue")
+    p.add_argument("--sandboxes", type=int, default=0, help="warm sandboxes (default: one per CPU core)")
+    p.add_argument("--hide", action="append", default=[], metavar="PATH",
+                   help="directory hidden from student code besides the coordinator's course "
+                        "directory, if that exists here (repeatable)")
+    p.add_argument("--name", help="worker name (default: labchain@HOSTNAME)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="honour a coordinator's --allow-unsandboxed (rlimits only, not root)")
+    p.add_argument("--visibility-timeout", type=float, metavar="SECONDS",
+                   help="seconds before the broker hands a dead worker's task to another "
+                        "(default: 600; must exceed the longest task)")
+    p.add_argument("--loglevel", default="WARNING", help="Celery log level (INFO logs every task)")
+    p.set_defaults(func=_worker)
 
     p = sub.add_parser("checks", help="run a lab's live-chain checks and store them as grades")
     _course_arg(p)
@@ -155,13 +173,21 @@ def _autograde(a) -> int:
     from grading import api
     summary = api.autograde(a.course, a.labs or None, workers=a.workers, sandbox=a.sandbox,
                             limits=_parse_limits(a.limit), force=a.force, students=a.students,
-                            allow_unsandboxed=a.allow_unsandboxed, progress=not a.no_progress)
+                            allow_unsandboxed=a.allow_unsandboxed, progress=not a.no_progress,
+                            queue=a.queue)
     for o in summary.outcomes:
         if o.status == "failed" or o.flags:
             print(f"  {o.lab}/{o.student}: {o.status} {','.join(sorted(o.flags))} {o.message[:200]}")
     print(summary.table())
     print(f"summary    {a.course}/autograded/autograde-summary.json")
     return EXIT_SOME_FAILED if summary.counts()["failed"] else EXIT_OK
+
+
+def _worker(a) -> int:
+    from grading import api
+    return api.worker(a.queue, sandboxes=a.sandboxes, hide_paths=a.hide, name=a.name,
+                      allow_unsandboxed=a.allow_unsandboxed, visibility_timeout=a.visibility_timeout,
+                      loglevel=a.loglevel)
 
 
 def _checks(a) -> int:

@@ -236,7 +236,8 @@ def overwrite_cells(nb: NotebookNode, ctx: Context) -> NotebookNode:
 def execute(nb: NotebookNode, ctx: Context) -> NotebookNode:
     """Run the sanitized notebook in the sandbox; a failed run keeps what did execute."""
     start = time.monotonic()
-    result = ctx.executor.run(nb, resources={"files": ctx.files})
+    # "nbgrader" names the submission (a queue executor keys its task by it; the sandbox ignores it)
+    result = ctx.executor.run(nb, resources={"files": ctx.files, "nbgrader": ctx.resources["nbgrader"]})
     ctx.exec_status = result.status
     ctx.exec_message = name_cells(result.message or "", result.notebook or nb)
     ctx.exec_seconds = float(result.seconds or 0.0)

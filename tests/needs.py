@@ -5,7 +5,7 @@ reason when the machine lacks it, and FAILS it instead when the run must not ski
 
 - ``LABCHAIN_REQUIRE_ALL=1`` (set by ``.ci/run``): every requirement is mandatory;
 - ``LABCHAIN_REQUIRE_DOCKER=1`` (the older switch, kept as an alias for Docker alone);
-- ``CI=true``: PostgreSQL and Prometheus are mandatory (as before for PostgreSQL).
+- ``CI=true``: PostgreSQL, Prometheus and Redis are mandatory (as before for PostgreSQL).
 
 So a CI run cannot pass with the root-only isolation tests quietly skipped.
 """
@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-KINDS = ("docker", "postgres", "root", "prometheus")
+KINDS = ("docker", "postgres", "root", "prometheus", "redis")
 
 
 def mandatory(kind: str) -> bool:
@@ -25,7 +25,7 @@ def mandatory(kind: str) -> bool:
     env = os.environ
     return (env.get("LABCHAIN_REQUIRE_ALL") == "1"
             or (kind == "docker" and env.get("LABCHAIN_REQUIRE_DOCKER") == "1")
-            or (kind in ("postgres", "prometheus") and env.get("CI") == "true"))
+            or (kind in ("postgres", "prometheus", "redis") and env.get("CI") == "true"))
 
 
 def unavailable(kind: str, reason: str) -> None:
@@ -58,7 +58,26 @@ def require(kind: str) -> None:
             unavailable("prometheus", "no prometheus binary on PATH or at /usr/bin/prometheus "
                                       "(apt-get install prometheus)")
         return
+    if kind == "redis":  # Debian's redis-server, started by .ci/system-setup.sh on 127.0.0.1:56379
+        import socket
+        from urllib.parse import urlsplit
+
+        url = urlsplit(redis_url())
+        try:
+            with socket.create_connection((url.hostname, url.port or 6379), timeout=3) as sock:
+                sock.sendall(b"PING\r\n")
+                if not sock.recv(64).startswith(b"+PONG"):
+                    raise OSError("it did not answer PING with PONG")
+        except OSError as exc:
+            unavailable("redis", f"no Redis server at {redis_url()} (.ci/system-setup.sh starts "
+                                 f"one; or set LABCHAIN_TEST_REDIS): {exc}")
+        return
     raise ValueError(f"require({kind!r}): use the postgres_db fixture for PostgreSQL")
+
+
+def redis_url() -> str:
+    """The test Redis server (the Celery broker of tests/grading/queue)."""
+    return os.environ.get("LABCHAIN_TEST_REDIS", "redis://127.0.0.1:56379/0")
 
 
 #: ``@needs_root`` on a test (or ``pytestmark = needs_root``): ``require("root")`` first
