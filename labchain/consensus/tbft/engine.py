@@ -32,7 +32,9 @@ Simplifications versus Tendermint/ChainMaker: no gossip of votes between peers (
 validator broadcasts its own; a node that missed a height catches up with :class:`Decision`
 messages carrying the commit certificate, answered to any peer seen behind, a stand-in for
 block sync); no timeout_commit wait after a decision; no write-ahead log (the simulator keeps a
-crashed node's memory, a real node would need a WAL); proposer rotation ignores weights
+crashed node's memory, a real node would need a WAL); a validator re-broadcasts only its own messages
+of the last two rounds every ``gossip_interval`` (no relaying of others' votes); proposer
+rotation ignores weights
 (Tendermint weights it by voting power); messages for the next height are buffered (bounded),
 later ones dropped and recovered by sync; a lying round is bounded by ``max_round_ahead``.
 """
@@ -72,6 +74,10 @@ class TBFTConfig:
     max_round_ahead: int = 64
     #: decisions sent per catch-up answer
     sync_batch: int = 16
+    #: re-send our messages of the current round every this many seconds while a height is
+    #: undecided (0 = the propose timeout): a message lost to a crash or partition is resent
+    #: (Tendermint's gossip routines do this continuously)
+    gossip_interval: float = 0.0
 
     def __post_init__(self) -> None:
         if self.blocks_per_proposer < 1:
@@ -168,6 +174,7 @@ class TBFTEngine(Engine):
         self._asked: set[tuple[str, int]] = set()
         self._evidence_count: dict[tuple[str, int, int, int], int] = {}
         self.evidence: list[DuplicateVoteEvidence] = []
+        self._mine: list[Record] = []                 # what we broadcast at this height
 
     # --- helpers ------------------------------------------------------------------------
     def proposer(self, height: int, round: int) -> str:
@@ -235,8 +242,11 @@ class TBFTEngine(Engine):
         return Proposal(height, round, pol, value, self._me, sig, votes)
 
     # --- engine interface ---------------------------------------------------------------
+    def _gossip_timer(self) -> SetTimer:
+        return SetTimer("gossip", self.config.gossip_interval or self.config.propose_timeout)
+
     def start(self, now: float) -> list[Output]:
-        out: list[Output] = []
+        out: list[Output] = [self._gossip_timer()]
         self._start_round(0, out)
         self._progress(out)
         return out
@@ -249,6 +259,10 @@ class TBFTEngine(Engine):
 
     def on_timer(self, name: str, now: float) -> list[Output]:
         out: list[Output] = []
+        if name == "gossip":   # resend what we said in the last rounds of this height
+            out.extend(Broadcast(m) for m in self._mine if m.round >= self.round - 1)
+            out.append(self._gossip_timer())
+            return out
         try:
             kind, h, r = name.split("/")
             height, round = int(h), int(r)
@@ -416,6 +430,7 @@ class TBFTEngine(Engine):
                 value, vr = self.app.propose(self.height), -1
             proposal = self.make_proposal(self.height, round, value, vr)
             out.append(Broadcast(proposal))
+            self._mine.append(proposal)
             self._accept(self.node_id, proposal, out)
         else:
             out.append(SetTimer(f"propose/{self.height}/{round}", self.timeout(PROPOSE, round)))
@@ -426,6 +441,7 @@ class TBFTEngine(Engine):
             return
         vote = self.make_vote(step, self.height, self.round, value_hash)
         out.append(Broadcast(vote))
+        self._mine.append(vote)
         self._on_vote(self.node_id, vote, out)
 
     def _progress(self, out: list[Output]) -> None:
@@ -498,7 +514,8 @@ class TBFTEngine(Engine):
         self.height += 1                                                    # line 54
         self.locked_value, self.locked_round = None, -1
         self.valid_value, self.valid_round = None, -1
-        self.rounds, self.values, self._checked = {}, {}, {}
+        self.rounds, self.values, self._checked, self._mine = {}, {}, {}, []
+        out.append(self._gossip_timer())
         self._start_round(0, out)
         future, self._future = self._future, []
         for sender, message in future:
