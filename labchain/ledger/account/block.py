@@ -34,7 +34,7 @@ from typing import NamedTuple, Sequence
 from labchain.core.errors import LabchainError
 from labchain.crypto.suite import Suite
 
-from labchain.ledger.account.errors import BlockContextError, GasLimitError, BadSignatureError
+from labchain.ledger.account.errors import BadSignatureError, BlockContextError, GasLimitError, StateError
 from labchain.ledger.account.receipts import (
     STATUS_FAILED,
     STATUS_SUCCESS,
@@ -77,7 +77,11 @@ class LedgerHost:
         self.endowment = endowment   # a creating transaction's value, credited to the new contract
 
     def _address(self, raw: bytes) -> AccountAddress:
-        return AccountAddress.from_bytes(bytes(raw))
+        address = AccountAddress.from_bytes(bytes(raw))
+        if address.version != account_version(self.state.suite):
+            raise StateError(f"{address} is not an account address of this chain's suite "
+                             f"({self.state.suite.name})", address)
+        return address
 
     def storage_get(self, contract: bytes, key: bytes) -> bytes | None:
         return self.state.storage_get(self._address(contract), key)

@@ -160,3 +160,16 @@ def test_read_call_changes_nothing_and_needs_code(keys, state, token):
     assert result.success and state.state_root == root
     with pytest.raises(BlockContextError, match="has no contract code"):
         read_call(state, ctx(keys, 2), keys[3], "balance_of", [b""])
+
+
+def test_the_host_refuses_an_address_of_another_suite(keys, state, token):
+    from labchain.ledger.account import LedgerHost
+    from labchain.ledger.account.errors import StateError
+    host = LedgerHost(state, bytes(32))
+    foreign = bytes([keys.suite.address_version]) + bytes(20)      # a UTXO-style version byte
+    with pytest.raises(Exception, match="account address"):
+        host.balance(foreign)
+    other = bytes([0x80 | (0x3F if keys.suite.name == "p256-sha256" else 0x30)]) + bytes(20)
+    with pytest.raises(StateError, match=f"not an account address of this chain's suite \\({keys.suite.name}\\)"):
+        host.transfer(token.to_bytes(), other, 1)
+    assert state.balance(token) == 777
