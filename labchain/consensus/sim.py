@@ -258,13 +258,15 @@ class Simulation:
         """Process events until virtual time ``until``, ``stop(sim)`` is true, or the queue
         empties; returns self."""
         self.start()
+        stopped = False
         for _ in range(max_events):
             if stop is not None and stop(self):
+                stopped = True   # the clock stays at the event that satisfied ``stop``
                 break
             if not self._queue or (until is not None and self._queue[0][0] > until):
                 break
             self.step()
-        if until is not None:
+        if until is not None and not stopped:
             self.now = max(self.now, until)
         return self
 
