@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -340,7 +341,7 @@ class Certificate:
             raise MalformedCertificateError(f"the certificate is {len(der)} bytes; at most "
                                             f"{MAX_CERT_SIZE} are accepted", None)
         try:
-            return cls._parse(der)
+            return _parse_cached(der)
         except MalformedCertificateError:
             raise
         except Exception as exc:   # asn1crypto raises ValueError, TypeError, KeyError... lazily
@@ -415,3 +416,9 @@ class Certificate:
                    subject_key_id=ski, authority_key_id=aki, tbs=tbs.dump(),
                    signature=r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(der: bytes) -> Certificate:
+    """Parsing is pure, so trust roots and peers' certificates are parsed once (failures are
+    not cached: lru_cache does not keep exceptions)."""
+    return Certificate._parse(der)
