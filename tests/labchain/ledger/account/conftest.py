@@ -8,7 +8,7 @@ from hypothesis import settings
 
 import labchain.crypto.sm  # noqa: F401  (registers sm2-sm3)
 from labchain.crypto import get_suite
-from labchain.ledger.account import AccountAddress, AccountStore, BlockContext, sign_tx
+from labchain.ledger.account import AccountAddress, AccountStore, BlockContext, WorldState, credit, sign_tx
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
@@ -61,3 +61,16 @@ def store(suite, keys):
     s.genesis({keys[i]: FUNDS for i in range(4)})
     yield s
     s.close()
+
+
+def funded_state(keys: Keys, n: int = 4, amount: int = FUNDS) -> WorldState:
+    """A state in memory whose accounts 0..n-1 hold ``amount`` each."""
+    state = WorldState(keys.suite)
+    for i in range(n):
+        credit(state, keys[i], amount)
+    return state
+
+
+@pytest.fixture
+def state(keys) -> WorldState:
+    return funded_state(keys)

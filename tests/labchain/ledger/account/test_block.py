@@ -4,22 +4,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import CHAIN, FUNDS, Keys, ctx
+from conftest import FUNDS, Keys, ctx, funded_state
 from labchain.crypto import get_suite
 from labchain.ledger.account import (
-    Receipt, WorldState, apply_block, credit, receipt_proof, receipts_root, undo_block, verify_receipt,
+    Receipt, apply_block, receipt_proof, receipts_root, undo_block, verify_receipt,
 )
 from labchain.ledger.account.errors import (
     BadSignatureError, GasLimitError, InsufficientBalanceError, NonceGapError, NonceTooLowError, WrongChainError,
 )
 from labchain.ledger.account.receipts import EventLog
-
-
-def funded_state(keys, n=4, amount=FUNDS) -> WorldState:
-    state = WorldState(keys.suite)
-    for i in range(n):
-        credit(state, keys[i], amount)
-    return state
 
 
 def test_transfer_moves_value_and_pays_the_proposer(keys):

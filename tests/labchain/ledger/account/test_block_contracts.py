@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FUNDS, ctx
+from conftest import FUNDS, ctx, funded_state
 from labchain.ledger.account import (
-    AccountStore, CallData, DeployData, WorldState, apply_block, credit, intrinsic_gas, read_call, undo_block,
+    AccountStore, CallData, DeployData, apply_block, intrinsic_gas, read_call, undo_block,
 )
 from labchain.ledger.account.errors import BlockContextError
 from labchain.ledger.account.state import code_key
@@ -32,14 +32,6 @@ def call(keys, state, sender, function, *values, value=0, gas_limit=300_000):
 
 
 TOKEN: dict = {}
-
-
-@pytest.fixture
-def state(keys):
-    s = WorldState(keys.suite)
-    for i in range(4):
-        credit(s, keys[i], FUNDS)
-    return s
 
 
 @pytest.fixture
@@ -123,7 +115,6 @@ def test_a_contract_that_does_not_compile_fails_and_uses_all_gas(keys, state):
 
 
 def test_undo_of_a_contract_block_restores_the_previous_root(keys, state):
-    root = state.state_root
     tx, receipt = deploy_token(keys, state)
     TOKEN[keys.suite.name] = receipt.contract_address
     calls = [call(keys, state, 0, "transfer", keys[1].to_bytes(), 10)]
@@ -139,19 +130,12 @@ def test_undo_of_a_contract_block_restores_the_previous_root(keys, state):
 def test_the_same_contract_blocks_give_the_same_roots_on_a_store(keys, state, tmp_path):
     store = AccountStore(tmp_path / "a.db", keys.suite, "regtest")
     store.genesis({keys[i]: FUNDS for i in range(4)})
-    assert store.state_root == WorldState_root_of_funded(keys)
+    assert store.state_root == funded_state(keys).state_root
     tx, receipt = deploy_token(keys, state)
     assert store.apply_block([tx], ctx(keys, 1)).receipts[0] == receipt
     assert store.state_root == state.state_root
     store.close()
     assert AccountStore(tmp_path / "a.db", keys.suite, "regtest").state_root == state.state_root
-
-
-def WorldState_root_of_funded(keys) -> bytes:
-    s = WorldState(keys.suite)
-    for i in range(4):
-        credit(s, keys[i], FUNDS)
-    return s.state_root
 
 
 def test_read_call_changes_nothing_and_needs_code(keys, state, token):

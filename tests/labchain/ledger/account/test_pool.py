@@ -4,19 +4,11 @@ from __future__ import annotations
 import pytest
 
 from conftest import CHAIN, FUNDS, ctx
-from labchain.ledger.account import AccountPool, WorldState, apply_block, credit
+from labchain.ledger.account import AccountPool, apply_block
 from labchain.ledger.account.errors import (
     BadSignatureError, DuplicateTransactionError, GasLimitError, InsufficientBalanceError, IntrinsicGasError,
     NonceGapError, NonceTooLowError, PoolFullError, ReplacementUnderpricedError, WrongChainError,
 )
-
-
-@pytest.fixture
-def state(keys):
-    s = WorldState(keys.suite)
-    for i in range(4):
-        credit(s, keys[i], FUNDS)
-    return s
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from account_writer import block_txs, genesis
-from conftest import CHAIN, FUNDS, ctx
-from labchain.ledger.account import AccountStore, WorldState, apply_block, credit
+from conftest import CHAIN, ctx, funded_state
+from labchain.ledger.account import AccountStore, apply_block
 from labchain.ledger.account.errors import BlockContextError, InsufficientBalanceError, StoreError
 
 HERE = Path(__file__).parent
@@ -84,9 +84,7 @@ def test_a_tampered_database_is_refused_on_open(tmp_path, keys):
 
 
 def replayed_root(keys, height: int) -> bytes:
-    state = WorldState(keys.suite)
-    for i in range(4):
-        credit(state, keys[i], FUNDS)
+    state = funded_state(keys)
     for h in range(1, height + 1):
         apply_block(state, block_txs(keys, h), ctx(keys, h))
     return state.state_root
