@@ -148,3 +148,38 @@ def test_mined_block_includes_mempool_transactions_and_their_fees():
         assert len(mempool) == 0 and chain.balance(MINER_KEY.address) == 10_000 + REGTEST.block_reward(1) + 1_234
     finally:
         chain.close()
+
+
+SM_LAB = LAB.with_changes(name="lab-sm", suite="sm2-sm3")
+
+
+def test_on_an_sm_chain_the_miner_solves_with_the_sm3_block_hash():
+    from labchain.crypto import get_suite
+
+    sm = get_suite("sm2-sm3")
+    h = header()
+    solved = Miner(SM_LAB).solve(h)
+    assert solved.meets_target(sm) and solved.nonce == _first_winner_in(h, sm)
+    assert solved.nonce != first_winning_nonce(h)       # SHA-256's first winner is another nonce
+    two = Miner(SM_LAB).solve(header(bits=target_to_bits(1 << 240)), workers=2)
+    assert two.meets_target(sm) and not multiprocessing.active_children()
+
+
+def test_a_suite_without_a_hashlib_digest_is_mined_through_its_own_hash256():
+    import hashlib
+
+    from labchain.crypto import get_suite
+
+    base = type(get_suite("p256-sha256"))
+    sha3 = type("Sha3Ids", (base,), {"name": "sha3-mining-test", "hash256": lambda self, d: hashlib.sha3_256(
+        hashlib.sha3_256(d).digest()).digest()})()
+    h = header(bits=target_to_bits(1 << 250))
+    solved = Miner(LAB.with_changes(suite=sha3)).solve(h)
+    assert solved.meets_target(sha3) and solved.nonce == _first_winner_in(h, sha3)
+
+
+def _first_winner_in(h: BlockHeader, suite) -> int:
+    position = 0
+    while not h.with_nonce(nonce_at(position)).meets_target(suite):
+        position += 1
+    return nonce_at(position)

@@ -164,3 +164,29 @@ def test_selection_is_deterministic_on_ties():
 def test_selection_fails_with_the_shortfall():
     with pytest.raises(InsufficientFundsError, match="add up to 15 base units, 5 short of the 20 needed"):
         select_coins(coins(5, 10), 20)
+
+
+def test_an_sm_wallet_pays_on_an_sm_chain_and_refuses_the_other_suites_addresses_and_chains(chain):
+    from labchain.core.errors import AddressError
+    from labchain.core.params import REGTEST_SM
+
+    sm_chain = Chain(REGTEST_SM)
+    try:
+        wallet = Wallet.from_seed(REGTEST_SM.account_seed, 2, suite=REGTEST_SM.crypto)
+        assert wallet.addresses == [account_key(REGTEST_SM, i).address for i in range(2)]
+        assert wallet.addresses[0] != FUNDED.address and str(wallet.addresses[0]).startswith("S")
+        tx = wallet.pay(sm_chain, to=wallet.addresses[1], amount=COIN_, fee=1_000)
+        assert Mempool(sm_chain).add(tx) == REGTEST_SM.crypto.hash256(tx.to_bytes())
+        with pytest.raises(AddressError, match=r"is an address of the p256-sha256 crypto suite \(version "
+                                               r"byte 0x30\), but this chain uses sm2-sm3 \(0x3f\)"):
+            wallet.pay(sm_chain, to=BOB, amount=COIN_, fee=0)
+        with pytest.raises(WalletError, match="keys are of the sm2-sm3 crypto suite, but the chain uses "
+                                              "p256-sha256"):
+            wallet.pay(chain, to=wallet.addresses[1], amount=COIN_, fee=0)
+        with pytest.raises(WalletError, match="keys of one crypto suite"):
+            Wallet.from_keys([FUNDED, account_key(REGTEST_SM, 0)])
+    finally:
+        sm_chain.close()
+
+
+COIN_ = 10**8
