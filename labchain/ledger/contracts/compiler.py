@@ -1460,7 +1460,7 @@ def _op_name(node: ast.stmt) -> str:
 def _reason(v: Any) -> str:
     if type(v) is str:
         return v[:1000]
-    return R.fmt(v) if type(v) in (int, bool, bytes) or v is None else f"(a {R.tname(v)})"
+    return R.fmt(v) if type(v) in (int, bool, bytes) or v is None else f"({R.an(v)})"
 
 
 def _int(v: Any, what: str) -> int:
@@ -1489,7 +1489,7 @@ def _range_list(vm: Any, args: list) -> list:
 def _len(vm: Any, v: Any) -> int:
     if type(v) in (list, dict, str, bytes):
         return len(v)
-    raise Revert(f"a {R.tname(v)} has no len()")
+    raise Revert(f"{R.an(v)} has no len()")
 
 
 def _seq(vm: Any, v: Any, what: str) -> Any:

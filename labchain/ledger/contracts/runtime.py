@@ -91,6 +91,12 @@ def tname(v: Any) -> str:
     return "None" if v is None else type(v).__name__
 
 
+def an(v: Any) -> str:
+    """'an int', 'a list', 'None' (for messages)."""
+    name = tname(v)
+    return name if v is None else ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def hexaddr(a: Any) -> str:
     return "0x" + a.hex() if isinstance(a, bytes) else repr(a)
 
@@ -279,12 +285,12 @@ def getitem(vm: VM, obj: Any, key: Any) -> Any:
             return obj[key]
         except IndexError:
             raise Revert(f"index {key} is out of range for a {t.__name__} of length {len(obj)}") from None
-    raise Revert(f"a {tname(obj)} cannot be indexed")
+    raise Revert(f"{an(obj)} cannot be indexed")
 
 
 def getslice(vm: VM, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
     if type(obj) not in SEQ:
-        raise Revert(f"a {tname(obj)} cannot be sliced")
+        raise Revert(f"{an(obj)} cannot be sliced")
     for part in (lo, hi, step):
         if part is not None and type(part) is not int:
             raise Revert(f"slice bounds must be integers or None, not {tname(part)}")
@@ -312,7 +318,7 @@ def setitem(vm: VM, obj: Any, key: Any, value: Any) -> None:
         except IndexError:
             raise Revert(f"index {key} is out of range for a list of length {len(obj)}") from None
     else:
-        raise Revert(f"a {tname(obj)} does not support item assignment")
+        raise Revert(f"{an(obj)} does not support item assignment")
 
 
 def delitem(vm: VM, obj: Any, key: Any) -> None:
@@ -330,7 +336,7 @@ def delitem(vm: VM, obj: Any, key: Any) -> None:
         except IndexError:
             raise Revert(f"index {key} is out of range for a list of length {len(obj)}") from None
     else:
-        raise Revert(f"a {tname(obj)} does not support item deletion")
+        raise Revert(f"{an(obj)} does not support item deletion")
 
 
 def iterate(vm: VM, obj: Any) -> Any:
@@ -341,12 +347,12 @@ def iterate(vm: VM, obj: Any) -> Any:
     if t is dict:
         charge(vm, GAS["item"] * len(obj))
         return list(obj)
-    raise Revert(f"a {tname(obj)} is not iterable")
+    raise Revert(f"{an(obj)} is not iterable")
 
 
 def unpack(value: Any, n: int) -> Any:
     if type(value) is not list or len(value) != n:
-        got = f"a list of {len(value)}" if type(value) is list else f"a {tname(value)}"
+        got = f"a list of {len(value)}" if type(value) is list else f"{an(value)}"
         raise Revert(f"cannot unpack {got} into {n} names")
     return value
 
@@ -503,7 +509,7 @@ def m_str(vm: VM, obj: Any, name: str, args: list) -> Any:
         items = _typed(args[0], list, w)
         for it in items:
             if type(it) is not t:
-                raise Revert(f"{w}() needs a list of {t.__name__}, found a {tname(it)}")
+                raise Revert(f"{w}() needs a list of {t.__name__}, found {an(it)}")
         precheck_size(vm, t.__name__, sum(len(i) for i in items) + len(obj) * max(0, len(items) - 1))
         return obj.join(items)
     if name == "replace":
@@ -555,7 +561,7 @@ def call_method(vm: VM, obj: Any, name: str, args: list) -> Any:
         return m_str(vm, obj, name, args)
     if t is int:
         return m_int(vm, obj, name, args)
-    raise Revert(f"a {tname(obj)} has no method {name}()")
+    raise Revert(f"{an(obj)} has no method {name}()")
 
 
 # -- type checks (annotations, storage, events) ----------------------------------------------

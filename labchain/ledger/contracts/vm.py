@@ -45,6 +45,9 @@ def _ensure_recursion_limit() -> None:
         sys.setrecursionlimit(_RECURSION_NEEDED)
 
 
+_ensure_recursion_limit()     # once at import, not in the middle of a caller's test or request
+
+
 def _check_call(host: Any, ctx: Any, program: Any, gas_limit: Any) -> None:
     if not isinstance(ctx, CallContext):
         raise ContractCallError(f"ctx must be a CallContext, not {type(ctx).__name__}", ctx)
