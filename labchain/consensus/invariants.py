@@ -23,11 +23,13 @@ shortest history
     :func:`minimise` re-runs the scenario, each time suppressing one more message of the
     violating height (on the wire, by its :func:`~labchain.consensus.sim.message_key`), and
     keeps a message suppressed when the same kind of violation still happens at the same
-    height without it. It
+    height with a strictly shorter history (removing one message can shift the timing of the
+    rest, so a run may reach the violation by a longer path: that removal is refused). It
     repeats the pass until nothing more can be removed (or ``max_runs``). The result is
     *1-minimal* over the messages of the violating height: removing any single reported
-    message makes that violation disappear. It is not a global minimum (that is NP-hard in
-    general), and messages of earlier heights are replayed as context, not reported.
+    message either makes that violation disappear or lengthens the history. It is not a
+    global minimum (that search is exponential), and messages of earlier heights are
+    replayed as context, not reported.
 
 Simplifications: the checkers trust the simulator's bookkeeping (a real deployment would
 compare signed commit certificates collected from the nodes instead).
@@ -182,6 +184,8 @@ class MinimalHistory:
     runs: int             # simulations run while minimising
     #: True when the last pass removed nothing (1-minimal); False when max_runs cut it short
     complete: bool = True
+    #: the message keys suppressed in the run that produced ``violation``
+    suppressed: frozenset[bytes] = frozenset()
 
     @property
     def history(self) -> list[Any]:
@@ -221,10 +225,11 @@ def minimise(make_sim: Callable[[], Any], until: float, max_runs: int = 400) -> 
                 continue
             trial = attempt(suppressed | {d.key})
             runs += 1
-            if trial is not None and (trial.kind, trial.height) == (current.kind, current.height):
+            if trial is not None and (trial.kind, trial.height) == (current.kind, current.height) \
+                    and len(trial.history) < len(current.history):
                 suppressed.add(d.key)
                 current = trial
                 changed = True
         else:
             complete = not changed
-    return MinimalHistory(current, len(suppressed), runs, complete)
+    return MinimalHistory(current, len(suppressed), runs, complete, frozenset(suppressed))
