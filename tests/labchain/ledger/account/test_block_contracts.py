@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from conftest import FUNDS, ctx, funded_state
+from conftest import FUNDS, Keys, ctx, funded_state
+from labchain.crypto import get_suite
 from labchain.ledger.account import (
     AccountStore, CallData, DeployData, apply_block, intrinsic_gas, read_call, undo_block,
 )
@@ -157,3 +159,70 @@ def test_the_host_refuses_an_address_of_another_suite(keys, state, token):
     with pytest.raises(StateError, match=f"not an account address of this chain's suite \\({keys.suite.name}\\)"):
         host.transfer(token.to_bytes(), other, 1)
     assert state.balance(token) == 777
+
+
+FORWARDER = '''"""Calls the token on behalf of itself; counts its calls."""
+from contract import *
+
+hits = storage.map(str, int)
+
+
+def forward(token: bytes, to: bytes, amount: int) -> bool:
+    hits["n"] += 1
+    return call(token, "transfer", to, amount)
+
+
+def count() -> int:
+    return hits["n"]
+'''
+
+
+def test_cross_contract_calls_run_through_the_ledger_and_a_nested_revert_undoes_the_caller(keys, state, token):
+    deploy = keys.tx(1, 0, None, 0, gas_limit=1_000_000, data=DeployData(FORWARDER))
+    (created,), *_ = apply_block(state, [deploy], ctx(keys, 2))
+    forwarder = created.contract_address
+    assert created.succeeded and forwarder != token
+    fund = call(keys, state, 0, "transfer", forwarder.to_bytes(), 100)
+    good = keys.tx(1, 1, forwarder, 0, gas_limit=400_000,
+                   data=CallData("forward", args(token.to_bytes(), keys[2].to_bytes(), 30)))
+    bad = keys.tx(1, 2, forwarder, 0, gas_limit=400_000,
+                  data=CallData("forward", args(token.to_bytes(), keys[2].to_bytes(), 1000)))
+    receipts, *_ = apply_block(state, [fund, good, bad], ctx(keys, 3))
+    assert [r.status for r in receipts] == [1, 1, 0]
+    (event,) = receipts[1].events
+    assert event.contract == token and decode_value(event.data)["sender"] == forwarder.to_bytes()
+    assert "reverted" in receipts[2].revert_reason and "less than 1000" in receipts[2].revert_reason
+    assert balance_of(keys, state, token, 2) == 30
+    assert read_call(state, ctx(keys, 4), forwarder, "count", []).return_value == 1   # the failed call's +1 undone
+
+KEYS = {name: Keys(get_suite(name)) for name in ("p256-sha256", "sm2-sm3")}
+MOVES = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, SUPPLY // 2),
+                           st.sampled_from(["token", "coin"])), min_size=1, max_size=8)
+
+
+@settings(max_examples=15, deadline=None)
+@given(blocks=st.lists(MOVES, min_size=1, max_size=3), which=st.sampled_from(sorted(KEYS)))
+def test_random_token_and_coin_blocks_undo_exactly_and_replay_to_the_same_root(blocks, which):
+    keys = KEYS[which]
+    state, replica = funded_state(keys), funded_state(keys)
+    tx, receipt = deploy_token(keys, state)
+    apply_block(replica, [tx], ctx(keys, 1))
+    token = receipt.contract_address
+    history, undos = [(state.state_root, dict(state.items()))], []
+    for h, moves in enumerate(blocks, start=2):
+        txs, nonces = [], {}
+        for sender, to, amount, kind in moves:
+            nonce = nonces.setdefault(sender, state.account(keys[sender]).nonce)
+            nonces[sender] += 1
+            if kind == "coin":
+                txs.append(keys.tx(sender, nonce, keys[to], amount))
+            else:   # most senders hold no tokens: many of these revert
+                txs.append(keys.tx(sender, nonce, token, 0, gas_limit=200_000,
+                                   data=CallData("transfer", args(keys[to].to_bytes(), amount))))
+        result = apply_block(state, txs, ctx(keys, h))
+        assert apply_block(replica, txs, ctx(keys, h)) == result
+        undos.append(result.undo)
+        history.append((state.state_root, dict(state.items())))
+    for undo, (root, items) in zip(reversed(undos), reversed(history[:-1])):
+        undo_block(state, undo)
+        assert state.state_root == root and dict(state.items()) == items
