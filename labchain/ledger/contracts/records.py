@@ -91,7 +91,7 @@ class CallResult:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One statement about to run (or, for ``op`` "return"/"revert", the end of the call).
+    """One statement about to run (or, for ``op`` "returned"/"reverted", the end of the call).
 
     ``gas_used`` is the gas used before this statement; ``locals`` a copy of the current frame's
     variables; ``storage_diff`` every storage slot changed so far in this call, as

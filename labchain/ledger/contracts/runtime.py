@@ -689,8 +689,8 @@ def sstore(vm: VM, call: CallInfo, decl: StorageDecl, key: Any, value: Any, dele
         label = decl.label(key)
         if call.address != vm.top:
             label = f"0x{call.address.hex()[:8]}:{label}"
-        before = vm.diff[label][0] if label in vm.diff else (None if old is None else decode_value(old))
-        vm.diff[label] = (before, None if data is None else decode_value(data))
+        before = vm.diff[label][0] if label in vm.diff else (decl.default() if old is None else decode_value(old))
+        vm.diff[label] = (before, decl.default() if data is None else decode_value(data))
     vm.host.storage_set(call.address, slot, data)
 
 

@@ -169,7 +169,7 @@ def _snapshot_value(v: Any) -> Any:
 def trace(host: Host, ctx: CallContext, program: Any, function: str, args: list,
           gas_limit: int, deploying: bool = False) -> Iterator[Step]:
     """Run the call exactly like :func:`execute` (same gas, same effects on ``host``) and yield
-    one :class:`Step` per statement, then a last step with ``op`` "return" or "revert". The
+    one :class:`Step` per statement, then a last step with ``op`` "returned" or "reverted". The
     generator's return value (``StopIteration.value``) is the :class:`CallResult`;
     :func:`run_trace` gives both at once. ``deploying=True`` traces ``init`` as :func:`deploy`
     would run it (the contract must already exist at ``ctx.contract``)."""
@@ -189,7 +189,7 @@ def run_trace(host: Host, ctx: CallContext, program: Any, function: str, args: l
     steps = rec.steps
     last = steps[-1] if steps else None
     final_line = result.revert_line if result.revert_line is not None else (last.line if last else 0)
-    steps.append(Step(final_line, "return" if result.success else "revert", result.gas_used,
+    steps.append(Step(final_line, "returned" if result.success else "reverted", result.gas_used,
                       last.locals if last else {}, dict(vm.diff) if result.success else (last.storage_diff if last else {}),
                       0, result.events, function, ctx.contract, result.revert_reason))
     return steps, result

@@ -63,4 +63,4 @@ def test_traced_and_plain_execution_charge_the_same_gas_and_leave_the_same_state
     r1 = a.call("transfer", BOB, 5)
     steps, r2 = run_trace(traced.host, traced.ctx(ALICE, b.address), b.program, "transfer", [BOB, 5], 5_000_000)
     assert r1 == r2 and plain.host.state_digest() == traced.host.state_digest()
-    assert steps[-1].op == "return" and steps[-1].gas_used == r1.gas_used
+    assert steps[-1].op == "returned" and steps[-1].gas_used == r1.gas_used
