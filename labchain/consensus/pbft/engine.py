@@ -392,14 +392,27 @@ class PBFTEngine(Engine):
         if peer == self.primary(msg.view):
             out.append(Misbehaviour(self.validators[peer], "the primary sent a prepare"))
             return
-        self._slot(msg.seq).prepares.setdefault((msg.view, msg.digest), {})[peer] = msg
-        self._advance(msg.seq, msg.view, msg.digest, out)
+        if self._record_vote(self._slot(msg.seq).prepares, peer, msg, out):
+            self._advance(msg.seq, msg.view, msg.digest, out)
 
     def _on_commit(self, peer: int, msg: CommitVote, out: list[Output]) -> None:
         if not self._vote_checks(peer, msg, out):
             return
-        self._slot(msg.seq).commits.setdefault((msg.view, msg.digest), {})[peer] = msg
-        self._advance(msg.seq, msg.view, msg.digest, out)
+        if self._record_vote(self._slot(msg.seq).commits, peer, msg, out):
+            self._advance(msg.seq, msg.view, msg.digest, out)
+
+    def _record_vote(self, table: dict, peer: int, msg: Prepare | CommitVote, out: list[Output]) -> bool:
+        """Log one vote per replica, view and sequence number; a second vote for another
+        digest is equivocation: reported with both signed votes, and not logged."""
+        for (view, digest), votes in table.items():
+            if view == msg.view and digest != msg.digest and peer in votes:
+                out.append(Misbehaviour(self.validators[peer],
+                                        f"equivocation: two {type(msg).__name__} votes for view "
+                                        f"{msg.view}, sequence {msg.seq}",
+                                        votes[peer].to_bytes() + msg.to_bytes()))
+                return False
+        table.setdefault((msg.view, msg.digest), {})[peer] = msg
+        return True
 
     def _advance(self, seq: int, view: int, digest: bytes, out: list[Output]) -> None:
         """Move (view, seq, digest) through prepared -> committed-local -> executed."""
@@ -433,9 +446,9 @@ class PBFTEngine(Engine):
         self.last_executed = seq
         self.state = hashlib.sha256(self.state + cert.digest).digest()
         self.states[seq] = self.state
-        self.attempts = 0
         out.append(Commit(seq, value, cert.to_bytes()))
-        if self.active:
+        if self.active:   # progress: the timeout starts again from request_timeout
+            self.attempts = 0
             out.append(SetTimer(_TIMER_VIEW, self._timeout()))
         if seq % self.checkpoint_period == 0:
             cp = self._sign(Checkpoint(seq, self.state, self.index))
@@ -464,6 +477,9 @@ class PBFTEngine(Engine):
         self._record_checkpoint(cp, out)
 
     def _record_checkpoint(self, cp: Checkpoint, out: list[Output]) -> None:
+        for (seq, state), others in self.checkpoints.items():
+            if seq == cp.seq and state != cp.state and cp.replica in others:
+                return   # one checkpoint per replica and sequence number: keep the first
         votes = self.checkpoints.setdefault((cp.seq, cp.state), {})
         votes[cp.replica] = cp
         if len(votes) < self.quorum:

@@ -50,8 +50,22 @@ class Signed:
         return replace(self, signature=suite.sign(secret, self.signing_bytes(domain)))  # type: ignore[type-var]
 
 
+class InView:
+    """Mixin of the normal-case messages: ``height`` is the sequence number, ``round`` the view."""
+
+    __slots__ = ()
+
+    @property
+    def height(self) -> int:
+        return self.seq  # type: ignore[attr-defined]
+
+    @property
+    def round(self) -> int:
+        return self.view  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True)
-class PrePrepare(Signed, Record):
+class PrePrepare(InView, Signed, Record):
     """<PRE-PREPARE, v, n, d>: the primary assigns sequence ``seq`` to ``value`` in ``view``
     (FISCO BCOS: PBFTMessage of type PrePreparePacket, ``seq`` is the block number)."""
     view: int
@@ -65,57 +79,31 @@ class PrePrepare(Signed, Record):
     ENCODING = (("view", _VIEW), ("seq", _SEQ), ("digest", _DIGEST), ("value", VarBytes(MAX_VALUE)),
                 ("replica", _REPLICA), ("signature", _SIG))
 
-    @property
-    def height(self) -> int:
-        return self.seq
-
-    @property
-    def round(self) -> int:
-        return self.view
-
 
 @dataclass(frozen=True, slots=True)
-class Prepare(Signed, Record):
-    """<PREPARE, v, n, d, i>: backup ``replica`` accepted the pre-prepare."""
+class _Vote(InView, Signed, Record):
+    """The fields of both votes, <v, n, d, i>; never sent itself (no COMMAND)."""
     view: int
     seq: int
     digest: bytes
     replica: int
     signature: bytes = NO_SIGNATURE
-    COMMAND = b"pbft.prepare"
     SIGNED = ("view", "seq", "digest", "replica")
     ENCODING = (("view", _VIEW), ("seq", _SEQ), ("digest", _DIGEST), ("replica", _REPLICA),
                 ("signature", _SIG))
 
-    @property
-    def height(self) -> int:
-        return self.seq
 
-    @property
-    def round(self) -> int:
-        return self.view
+@dataclass(frozen=True, slots=True)
+class Prepare(_Vote):
+    """<PREPARE, v, n, d, i>: backup ``replica`` accepted the pre-prepare."""
+    COMMAND = b"pbft.prepare"
 
 
 @dataclass(frozen=True, slots=True)
-class CommitVote(Signed, Record):
+class CommitVote(_Vote):
     """<COMMIT, v, n, d, i>: ``replica`` has prepared (the paper's COMMIT message; named
     CommitVote here so it is not confused with the engine's Commit output)."""
-    view: int
-    seq: int
-    digest: bytes
-    replica: int
-    signature: bytes = NO_SIGNATURE
     COMMAND = b"pbft.commit"
-    SIGNED = ("view", "seq", "digest", "replica")
-    ENCODING = Prepare.ENCODING
-
-    @property
-    def height(self) -> int:
-        return self.seq
-
-    @property
-    def round(self) -> int:
-        return self.view
 
 
 @dataclass(frozen=True, slots=True)

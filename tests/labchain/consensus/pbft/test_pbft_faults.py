@@ -62,6 +62,9 @@ def test_double_voting_backup_cannot_break_safety():
     sim.run(until=1.0, stop=lambda s: min(s.heights()[n] for n in correct) >= 20)
     assert min(sim.heights()[n] for n in correct) >= 20
     assert_same_prefix(sim, correct)
+    evidence = [(node, m) for node, m in sim.misbehaviour if "equivocation" in m.reason]
+    assert evidence and all(m.peer == "node2" and m.evidence for _, m in evidence)
+    assert {node for node, _ in evidence} == set(correct)   # every correct replica saw it
 
 
 def test_primary_proposing_invalid_blocks_is_voted_out():
