@@ -3,11 +3,13 @@ checkpoints and garbage collection, state transfer, reproducibility. Every run c
 engine-independent SafetyChecker, which stops the run on two different values at one height."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pbftkit import assert_in_order, assert_same_prefix, make_engines, make_sim, nodes
 
-from labchain.consensus.engine import ConsensusError, quorum
-from labchain.consensus.pbft import CommitCertificate, PBFTEngine, keyring
+from labchain.consensus.engine import Commit, ConsensusError, Misbehaviour, Send, quorum
+from labchain.consensus.pbft import CatchUp, CommitCertificate, Fetch, PBFTEngine, keyring
 
 
 @pytest.mark.parametrize("n", [4, 7])
@@ -172,3 +174,34 @@ def test_normal_case_sends_the_quadratic_message_count():
     # the only extra messages are those of height 21 already in flight when the run stops
     assert result["expected"] == expected_per_height(4, 10) == 3 + 9 + 12 + 1.2
     assert result["expected"] <= result["per_height"] <= result["expected"] + 24 / 20
+
+
+def transfer(source, target, out):
+    """Carry FETCH/CATCHUP between two engines until the target stops asking."""
+    commits = []
+    for _ in range(100):
+        fetches = [o.message for o in out if isinstance(o, Send) and isinstance(o.message, Fetch)]
+        commits += [o for o in out if isinstance(o, Commit)]
+        if not fetches:
+            return commits
+        answers = [o.message for o in source.on_message(target.node_id, fetches[0], 9.0)
+                   if isinstance(o, Send)]
+        out = [o for a in answers for o in target.on_message(source.node_id, a, 9.0)]
+    raise AssertionError("state transfer did not end")
+
+
+def test_restarted_node_with_empty_state_copies_the_chain_and_refuses_forged_values():
+    sim = make_sim(4, seed=12, checkpoint_period=5).run(stop=lambda s: min(s.heights().values()) >= 100)
+    source = sim.engines["node1"]
+    fresh = make_engines(4, checkpoint_period=5)["node3"]     # node3 restarted from nothing
+    fresh.start(9.0)
+    first = source.on_message("node3", Fetch(1, 0, 3), 9.0)[0].message
+    forged = CatchUp((replace(first.entries[0], value=b"block 1|evil"),) + first.entries[1:],
+                     first.checkpoints, (), 1)
+    out = fresh.on_message("node1", forged, 9.0)
+    assert fresh.last_executed == 0
+    assert [o for o in out if isinstance(o, Misbehaviour) and "certificate" in o.reason]
+    commits = transfer(source, fresh, [Send("node1", Fetch(1, 0, 3))])
+    assert fresh.last_executed == source.last_executed >= 100
+    assert [c.value for c in commits] == [c.value for c in sim.commits["node1"][:len(commits)]]
+    assert fresh.stable_seq == source.stable_seq and fresh.state == source.state

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pbftkit import BlockApp, assert_in_order, assert_same_prefix, make_engines, make_sim, nodes
 
 from labchain.consensus.faults import FaultAction, FaultSchedule
-from labchain.consensus.invariants import ValidityChecker
+from labchain.consensus.invariants import ValidityChecker, run_checked
 from labchain.consensus.pbft import PrePrepare
 
 CORRECT = ("node1", "node2", "node3")
@@ -129,3 +129,11 @@ def test_random_crash_and_partition_schedules_keep_safety_and_recover(schedule, 
     for node in nodes(4):
         assert_in_order(sim, node)
     assert_same_prefix(sim, nodes(4))
+
+
+def test_f_plus_one_colluding_equivocators_break_safety_and_the_checker_finds_it():
+    schedule = FaultSchedule(byzantine=(("node0", "equivocate"), ("node1", "equivocate")))
+    sim = make_sim(4, seed=6, correct=("node2", "node3"), engines=schedule.wrap(make_engines(4)))
+    violation = run_checked(sim, until=2.0)
+    assert violation is not None and violation.kind == "safety"   # 3f+1 tolerates f, not f+1
+    assert set(violation.nodes) == {"node2", "node3"}
