@@ -5,7 +5,8 @@ here, driven by a priority queue of events instead of sockets and timers. Time i
 (seconds as floats that only this simulator advances), the network delays each message by a
 latency drawn from a seeded ``random.Random``, and may drop it or cut it by a partition. Every
 message goes through the real wire encoding (:func:`encode_engine_message` then
-:func:`decode_engine_message`), so a message the real network could not carry fails here too.
+:func:`decode_engine_message`), so a message the real network could not carry fails here too
+(a broadcast is encoded and decoded once, and its receivers share the frozen decoded record).
 
 A run is a pure function of (engines' configuration, seed, fault schedule): running it twice
 gives the same commit log, bit for bit (:meth:`Simulation.commit_log_hash`).
@@ -134,7 +135,7 @@ class Simulation:
         """Deliver ``message`` to ``receiver`` as if ``sender`` had sent it (fuzzing, replay);
         it goes through the wire encoding like any other message."""
         self._push(self.now if at is None else at, "deliver",
-                   (sender, receiver, encode_engine_message(message)))
+                   (sender, receiver, decode_engine_message(encode_engine_message(message))))
 
     # --- faults -----------------------------------------------------------------------
     def crash(self, node: str) -> None:
@@ -171,9 +172,13 @@ class Simulation:
             if isinstance(out, Send):
                 self._send(node, out.to, out.message)
             elif isinstance(out, Broadcast):
+                # encoded and decoded once for all receivers: records are frozen, so sharing
+                # the decoded copy is safe, and it still went through the wire format
+                wire = encode_engine_message(out.message)
+                decoded = decode_engine_message(wire)
                 for other in self.engines:
                     if other != node:
-                        self._send(node, other, out.message)
+                        self._send(node, other, out.message, wire, decoded)
             elif isinstance(out, SetTimer):
                 seq = self._push(self.now + out.delay, "timer", (node, out.name))
                 self._timers[(node, out.name)] = seq
@@ -187,9 +192,12 @@ class Simulation:
             else:  # an engine bug: say so loudly, a simulator must not guess
                 raise TypeError(f"engine {node} returned {out!r}, not an engine output")
 
-    def _send(self, sender: str, receiver: str, message) -> None:
+    def _send(self, sender: str, receiver: str, message, wire: bytes | None = None,
+              decoded: Any = None) -> None:
         self.messages_sent += 1
-        wire = encode_engine_message(message)
+        if wire is None:
+            wire = encode_engine_message(message)
+            decoded = decode_engine_message(wire)
         latency = self._rng.uniform(self.network.min_latency, self.network.max_latency)
         dropped = (self.network.loss > 0 and self._rng.random() < self.network.loss) \
             or not self.connected(sender, receiver)
@@ -208,7 +216,7 @@ class Simulation:
                                             getattr(message, "height", None),
                                             getattr(message, "round", None), key, message))
         if not dropped:
-            self._push(self.now + latency, "deliver", (sender, receiver, wire))
+            self._push(self.now + latency, "deliver", (sender, receiver, decoded))
 
     def start(self) -> None:
         if self._started:
@@ -245,9 +253,8 @@ class Simulation:
                 else:  # a crashed node's timer fires when it recovers: re-arm shortly after
                     self._timers[(node, name)] = self._push(self.now + 0.05, "timer", (node, name))
         elif kind == "deliver":
-            sender, receiver, wire = payload
+            sender, receiver, message = payload
             if receiver not in self.crashed and self.connected(sender, receiver):
-                message = decode_engine_message(wire)
                 self._apply(receiver, self.engines[receiver].on_message(sender, message, self.now))
         for check in self.checkers:
             check(self)
