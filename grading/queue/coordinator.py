@@ -211,7 +211,7 @@ def executor_factory(url: str, *, visibility_timeout: float = VISIBILITY_TIMEOUT
     return factory
 
 
-def remote_sandboxes(url: str, timeout: float = 2.0) -> int:
+def remote_sandboxes(url: str, timeout: float = 1.0) -> int:
     """Sandboxes of all workers listening on ``url``; :class:`QueueError` if none answers."""
     app = make_app(url)
     ping_broker(app, url)

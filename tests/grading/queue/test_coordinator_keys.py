@@ -1,0 +1,64 @@
+"""The coordinator's task keys and its reuse of stored results (a real Redis, no worker)."""
+from __future__ import annotations
+
+import nbformat
+import redis
+
+from grading.options import AutogradeOptions
+from grading.queue.app import QUEUE
+from grading.queue.coordinator import QueueExecutor, task_key
+
+
+def test_task_key_names_assignment_student_notebook_and_content():
+    p = {"notebook": {"cells": [1]}}
+    key = task_key("lab-a", "s1", "lab-a", p)
+    assert key == task_key("lab-a", "s1", "lab-a", {"notebook": {"cells": [1]}})
+    others = {task_key("lab-b", "s1", "lab-a", p), task_key("lab-a", "s2", "lab-a", p),
+              task_key("lab-a", "s1", "nb2", p), task_key("lab-a", "s1", "lab-a", {"notebook": {"cells": [2]}}),
+              task_key("lab-a", "s1", "lab-a", p, salt="force-1")}
+    assert key not in others and len(others) == 5
+
+
+def _executor(url) -> QueueExecutor:
+    ex = QueueExecutor(url, AutogradeOptions(sandbox="os"), ["/nonexistent-course"])
+    ex.deadline = 1.5
+    return ex
+
+
+def _key(ex, nb):
+    resources = {"nbgrader": {"assignment": "lab-a", "student": "s1", "notebook": "lab-a"}}
+    payload = {"notebook": nb, "files": {}, "limits": ex.limits, "sandbox": "os",
+               "hide_paths": ex.hide_paths, "allow_unsandboxed": False}
+    return resources, task_key("lab-a", "s1", "lab-a", payload)
+
+
+def test_a_result_stored_by_an_earlier_run_is_used_and_nothing_is_sent(queue_url):
+    ex = _executor(queue_url)
+    try:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+        resources, key = _key(ex, nb)
+        done = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", execution_count=1)])
+        ex.app.backend.store_result(key, {"notebook": done, "status": "ok", "message": "", "seconds": 0.2,
+                                          "kernel_reused_zygote": True, "kind": "os", "tampered": []}, "SUCCESS")
+        got = ex.run(nb, resources)
+    finally:
+        ex.close()
+    assert got.status == "ok" and got.notebook.cells[0].execution_count == 1 and got.seconds == 0.2
+    assert ex.kind == "os via queue"
+    assert redis.Redis.from_url(queue_url).llen(QUEUE) == 0
+
+
+def test_a_stored_engine_failure_is_sent_again_and_no_answer_is_an_engine_error(queue_url):
+    ex = _executor(queue_url)
+    try:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+        resources, key = _key(ex, nb)
+        ex.app.backend.store_result(key, {"notebook": None, "status": "error", "message": "no sandbox",
+                                          "seconds": 0, "kernel_reused_zygote": False, "kind": "?",
+                                          "tampered": []}, "SUCCESS")
+        got = ex.run(nb, resources)
+    finally:
+        ex.close()
+    assert redis.Redis.from_url(queue_url).llen(QUEUE) == 1          # sent again, nobody took it
+    assert got.status == "error" and "no worker returned a result within 2 s" in got.message
+    assert got.notebook is nb and all(c.get("execution_count") is None for c in got.notebook.cells)
