@@ -44,18 +44,18 @@ def params_of(suite: str):
 
 
 def build_block(params) -> bytes:
-    """Block 1 with N_TX payments, each spending one genesis output (set-up, not timed)."""
+    """Block 1: one payment per funded account, each spending its genesis output (not timed)."""
     chain = Chain(params)
     try:
         mempool, suite = Mempool(chain), params.crypto
         genesis_coinbase = chain.get_block(0).transactions[0]
         receiver = suite.key_from_seed("suite benchmark receiver", 0).address
-        for i in range(N_TX):
+        for i in range(params.funded_accounts):
             tx = Transaction(1, (TxIn(OutPoint(genesis_coinbase.txid_in(suite), i)),),
                              (TxOut(COIN - 1_000, receiver),)).sign([account_key(params, i)])
             mempool.add(tx)
         block = Miner(params).mine(mempool, receiver, timestamp=params.genesis_timestamp + 1)
-        assert len(block.transactions) == N_TX + 1
+        assert len(block.transactions) == params.funded_accounts + 1
         return block.to_bytes()
     finally:
         chain.close()

@@ -26,56 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_note, openssl_p256_verifies_per_second, table  # noqa: E402
+from bench_suites import build_block, time_validation  # noqa: E402  (the same block shape and timing)
 
 from labchain.crypto import p256 as crypto  # noqa: E402
-from labchain.block import Block, account_key  # noqa: E402
-from labchain.chain import Chain, Mempool  # noqa: E402
-from labchain.crypto import PrivateKey  # noqa: E402
-from labchain.consensus.pow.miner import Miner  # noqa: E402
+from labchain.block import Block  # noqa: E402
 from labchain.core.params import COIN, REGTEST  # noqa: E402
-from labchain.ledger.utxo.tx import OutPoint, Transaction, TxIn, TxOut  # noqa: E402
 
 N_TX = 2_000
 PARAMS = REGTEST.with_changes(name="bench-validation", funded_accounts=N_TX, account_balance=COIN,
                               account_seed="labchain validation benchmark")
-RUNS = 2  # best of; the first run of a multi-process set-up also starts its worker pool
-
-
-def build_block() -> bytes:
-    """Block 1 with N_TX payments, each spending one genesis output (set-up, not timed)."""
-    chain = Chain(PARAMS)
-    try:
-        mempool = Mempool(chain)
-        genesis_coinbase = chain.get_block(0).transactions[0]
-        receiver = PrivateKey.from_seed("validation benchmark receiver", 0).address
-        for i in range(N_TX):
-            tx = Transaction(1, (TxIn(OutPoint(genesis_coinbase.txid, i)),),
-                             (TxOut(COIN - 1_000, receiver),)).sign([account_key(PARAMS, i)])
-            mempool.add(tx)
-        block = Miner(PARAMS).mine(mempool, receiver, timestamp=PARAMS.genesis_timestamp + 1)
-        assert len(block.transactions) == N_TX + 1
-        return block.to_bytes()
-    finally:
-        chain.close()
-
-
-def time_validation(raw: bytes, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) for add_block of the decoded block on a
-    fresh chain, best of RUNS."""
-    best, best_cpu = float("inf"), float("inf")
-    for _ in range(RUNS):
-        chain = Chain(PARAMS, verify_workers=workers)
-        crypto._openssl_public_key.cache_clear()  # a new block brings keys never seen before
-        try:
-            block = Block.from_bytes(raw)  # fresh objects: no cached txids
-            began, cpu = time.perf_counter(), time.process_time()
-            update = chain.add_block(block)
-            best = min(best, time.perf_counter() - began)
-            best_cpu = min(best_cpu, time.process_time() - cpu)
-            assert update.status == "new_tip" and chain.height == 1
-        finally:
-            chain.close()
-    return best, best_cpu
 
 
 def bare_verify_rates(raw: bytes, backend: str) -> tuple[float, float]:
@@ -96,7 +55,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"== Validation: block of {N_TX:,} one-in-one-out transactions ({machine_note()})")
     began = time.perf_counter()
-    raw = build_block()
+    raw = build_block(PARAMS)
     print(f"set-up: {N_TX:,} funded accounts, payments signed and mined in {time.perf_counter() - began:.1f} s; "
           f"block is {len(raw):,} bytes")
     ceiling = openssl_p256_verifies_per_second(2)
@@ -110,7 +69,7 @@ def main() -> None:
             fresh, cached = bare_verify_rates(raw, backend)
             bare.append([backend, fresh, fresh / ceiling, cached, cached / ceiling])
             for workers in sorted({1, cores}):
-                wall, cpu = time_validation(raw, workers)
+                wall, cpu = time_validation(PARAMS, raw, workers)
                 rate = N_TX / (cpu if workers == 1 else wall)
                 rows.append([backend, workers, wall, cpu, rate, rate / ceiling])
     finally:

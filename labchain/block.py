@@ -4,13 +4,15 @@ Terminology
 -----------
 header
     80 bytes, as in Bitcoin: version, previous block hash, Merkle root of the transactions,
-    timestamp, ``bits`` (the compact target) and nonce. Its hash256 is the block's id.
+    timestamp, ``bits`` (the compact target) and nonce. Its hash256 is the block's id: the
+    chain suite's (``header.hash_in(params.crypto)``; ``header.hash`` is p256-sha256's).
 proof of work
     The header hash, read as a big-endian number, must not exceed the target. Miners vary
     the nonce (and the timestamp when the 2**32 nonces run out) until it does.
 genesis block
-    Block 0, fixed by the network's :class:`~labchain.params.Params`; it is accepted by
-    definition, not mined (its proof of work is not checked).
+    Block 0, fixed by the network's :class:`~labchain.params.Params` (its suite gives the
+    account keys, addresses and ids); it is accepted by definition, not mined (its proof of
+    work is not checked).
 
 Simplifications versus Bitcoin
 ------------------------------

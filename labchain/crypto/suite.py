@@ -33,6 +33,10 @@ Subclass :class:`Suite`, set the class attributes, implement the abstract method
 for a well-formed public key and may raise :class:`~labchain.errors.InvalidKeyError` for bytes
 that are not a point of the curve; ``verify_many`` never raises for a bad key (it is False).
 Suites are stateless and shared: a method must not keep per-call state on ``self``.
+
+Keys: :meth:`Suite.private_key` / :meth:`Suite.key_from_seed` give a key object of the suite
+(:class:`KeyPair`; the P-256 suite answers with its teaching ``PrivateKey``). Every key
+names its ``suite``, which ``Transaction.sign`` and the wallet use.
 """
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ midstate
     SHA-256 works on 64-byte chunks. The first 64 bytes of the header never change while the
     nonce varies, so the state after them is computed once and copied for every nonce
     (``hashlib``'s ``copy()``): per attempt, two SHA-256 compressions instead of three.
+    SM3 has the same 64-byte block structure, so an sm2-sm3 chain is mined the same way with
+    ``hashlib.new("sm3")`` (:data:`HASHLIB_DIGESTS`); the header hash is always the chain
+    suite's (``params.crypto``).
 
 How the search is made fast in pure Python
 ------------------------------------------

@@ -20,6 +20,10 @@ memo
 signature hash
     What each input signs: the transaction with every signature left empty, plus the input's
     index (Bitcoin: SIGHASH_ALL). Changing any amount, address, input or the memo breaks it.
+txid, crypto suite
+    The id hash (``suite.hash256``) of the full encoding, on the chain's suite: ``txid_in(suite)``
+    and ``signature_hash(i, suite)``; ``txid`` / ``signature_hash(i)`` / ``str(tx)`` mean the
+    p256-sha256 id (labs, vectors). Chain code always passes ``params.crypto``.
 
 Simplifications versus Bitcoin
 ------------------------------
@@ -173,7 +177,8 @@ class Transaction(Record):
 
     @property
     def txid(self) -> bytes:
-        """hash256 of the full encoding (signatures included)."""
+        """hash256 of the full encoding (signatures included) on p256-sha256; a chain asks
+        :meth:`txid_in` with its suite."""
         if self._txid is None:
             object.__setattr__(self, "_txid", hash256(self.to_bytes()))
         return self._txid
