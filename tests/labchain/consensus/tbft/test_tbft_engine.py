@@ -205,3 +205,14 @@ def test_malformed_messages_never_crash_the_engine(messages, garbage):
         return
     engine.on_message("v1", decoded, 2.0)
     assert engine.status()["height"] >= 1
+
+
+def test_weights_not_head_counts_make_the_quorum():
+    # v0 holds 4 of 7: v0 and v3 (5 of 7 > 2/3) commit on without v1 and v2; equal weights stall
+    crash = FaultSchedule((FaultAction(0.1, "crash", ("v1", "v2")),))
+    heavy = tbft_sim(4, crash, seed=8, weights={"v0": 4, "v1": 1, "v2": 1, "v3": 1})
+    heavy.run(until=3.0)
+    equal = tbft_sim(4, crash, seed=8)
+    equal.run(until=3.0)
+    assert heavy.heights()["v3"] > equal.heights()["v3"] + 8   # rounds of crashed proposers time out
+    assert equal.heights()["v3"] <= equal.heights()["v1"] + 1
