@@ -94,6 +94,29 @@ def simulator(rate: float, config: RaftConfig) -> dict:
             "messages": sim.messages_sent}
 
 
+def failover(kills: int, config: RaftConfig) -> list[float]:
+    """Virtual seconds from killing the leader to a new leader, ``kills`` times in a row (the
+    old leader restarts 2 s later and rejoins as a follower)."""
+    engines = {v: RaftEngine(v, NODES, rng=random.Random(f"failover:{v}"), config=config) for v in NODES}
+    sim = Simulation(engines, seed=2, record_messages=False)
+
+    def leader(s: Simulation) -> str | None:
+        live = [(e.term, n) for n, e in s.engines.items() if e.role == "leader" and n not in s.crashed]
+        return max(live)[1] if live else None
+    sim.run(until=3.0)
+    times = []
+    for i in range(kills):
+        old = leader(sim)
+        sim.crash(old)
+        killed = sim.now
+        while leader(sim) in (None, old) and sim.step():   # step: run(stop=) would jump to until
+            pass
+        times.append(sim.now - killed)
+        sim.recover(old)
+        sim.run(until=sim.now + 2.0)
+    return times
+
+
 # --- 2. LabChain Raft over loopback TCP -----------------------------------------------------
 
 class LoopbackDriver:
@@ -279,6 +302,11 @@ def main() -> None:
         rows.append([f"simulator, offered {rate:,}/s", COMMANDS / r["virtual_s"],
                      percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3,
                      f"simulating took {r['wall_s']:.1f} CPU s ({COMMANDS / r['wall_s']:,.0f} cmd/CPU s)"])
+    times = sorted(failover(20, REAL_CONFIG))
+    low, high = REAL_CONFIG.election_timeout_range
+    print(f"leader failover in the simulator, 20 kills: min {times[0]:.2f} s, p50 "
+          f"{percentile(times, 0.5):.2f} s, max {times[-1]:.2f} s (election timeout "
+          f"{low:.1f}-{high:.1f} s, heartbeat {REAL_CONFIG.heartbeat_tick * REAL_CONFIG.tick:.2f} s)")
     ports = free_ports(3)
     lc = three_processes(labchain_node, lambda i: (NODES[i], dict(zip(NODES, ports))))
     rows.append(["LabChain Raft, loopback TCP, 3 processes", COMMANDS / lc["elapsed"],
