@@ -156,6 +156,13 @@ class Member:
     tls_certificate: Certificate
 
 
+def _by_name(items, name: str, where: str):
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(f"{where} has no {name!r}; it has {', '.join(i.name for i in items)}")
+
+
 @dataclass(frozen=True, slots=True)
 class Org:
     name: str
@@ -164,10 +171,7 @@ class Org:
     members: tuple[Member, ...]
 
     def member(self, name: str) -> Member:
-        for m in self.members:
-            if m.name == name:
-                return m
-        raise KeyError(f"org {self.name} has no member {name!r}")
+        return _by_name(self.members, name, f"org {self.name}")
 
     def by_role(self, role: str) -> list[Member]:
         return [m for m in self.members if m.role == role]
@@ -180,10 +184,7 @@ class Consortium:
     files: dict = field(default_factory=dict)
 
     def org(self, name: str) -> Org:
-        for o in self.orgs:
-            if o.name == name:
-                return o
-        raise KeyError(f"no org {name!r}; orgs are {', '.join(o.name for o in self.orgs)}")
+        return _by_name(self.orgs, name, "the consortium")
 
     @property
     def trust_roots(self) -> list[Certificate]:

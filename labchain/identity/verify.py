@@ -6,8 +6,9 @@ that names the certificate, its CA, role, serial and the reason:
 1. suite: the certificate's key and signature belong to the chain's crypto suite
    (:class:`SuiteMismatchError`: an SM2 certificate on a P-256 chain);
 2. issuer: a trust root with the issuer's name and key id exists (:class:`UnknownCAError`),
-   the certificate names that root's org (:class:`OrgMismatchError`), and the root's key
-   verifies the signature (:class:`BadCertificateSignatureError`);
+   the root's key verifies the signature (:class:`BadCertificateSignatureError`), the root is
+   a CA certificate (:class:`NotACAError`) and the certificate names the root's org
+   (:class:`OrgMismatchError`);
 3. validity: the certificate and its CA are valid at ``now`` (:class:`ExpiredCertificateError`,
    :class:`NotYetValidError`);
 4. revocation: ``(org, serial)`` is not in the CRL (:class:`RevokedCertificateError`);
@@ -31,7 +32,7 @@ from typing import Iterable
 
 from labchain.identity.errors import (BadCertificateSignatureError, CertificateError,
                                       ExpiredCertificateError, FrozenCertificateError,
-                                      NotYetValidError, OrgMismatchError, RevokedCertificateError,
+                                      NotACAError, NotYetValidError, OrgMismatchError, RevokedCertificateError,
                                       SuiteMismatchError, UnknownCAError, WrongRoleError)
 from labchain.identity.x509 import Certificate
 
@@ -119,6 +120,9 @@ def verify_certificate(cert: bytes | str | Certificate, trust_roots: Iterable[Ce
         raise fail(BadCertificateSignatureError, f"its signature does not verify with the key of CA "
                                                  f"{same_suite[0].label} (the certificate was altered after "
                                                  "issue, or signed by another key)")
+    if not root.is_ca:
+        raise fail(NotACAError, f"its issuer {root.label} is listed as a trust root but is not a CA "
+                                "certificate (basicConstraints CA:FALSE), so it cannot issue certificates")
     if cert.org != root.org:
         raise fail(OrgMismatchError, f"it names org {cert.org or '(none)'} but its CA {root.label} "
                                      f"belongs to org {root.org}")

@@ -91,6 +91,17 @@ def test_a_certificate_naming_another_org_than_its_ca_is_refused(consortium, now
         verify_certificate(cert, consortium.trust_roots, now=now)
 
 
+def test_a_leaf_listed_as_trust_root_cannot_issue(consortium, now):
+    admin = consortium.org("org1").member("admin1")
+    fake_root = admin.certificate
+    issued = issue(subject=Subject("org1", "consensus", "node9.org1"), public_key=admin.tls_key.public_key,
+                   suite=consortium.suite, issuer_key=admin.key, issuer=Subject("org1", "admin", "admin1.org1"),
+                   not_before=NOW, not_after=NOW + 10 * DAY)
+    with refused(errors.NotACAError, who(issued) + "its issuer admin1.org1 (org org1) is listed as a trust root "
+                 "but is not a CA certificate (basicConstraints CA:FALSE), so it cannot issue certificates"):
+        verify_certificate(issued, [fake_root], now=now)
+
+
 def test_expired_and_not_yet_valid(consortium):
     cert = consortium.org("org1").member("light1").certificate
     with refused(errors.ExpiredCertificateError, who(cert) + "it expired on 2027-12-01 12:00 UTC "
