@@ -337,6 +337,10 @@ class TBFTEngine(Engine):
             out.append(Misbehaviour(sender, f"{sender}'s proposal for height {p.height} round "
                                             f"{p.round} has an invalid signature"))
             return
+        if p.pol_votes and p.pol_round == 0:
+            out.append(Misbehaviour(sender, f"{sender}'s proposal carries polka votes but names no "
+                                            f"proof-of-lock round"))
+            return
         relayed = []
         for cv in p.pol_votes:   # the polka behind a re-proposal, checked before anything is kept
             who = self._ids.get(cv.validator)

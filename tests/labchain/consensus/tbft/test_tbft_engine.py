@@ -187,11 +187,11 @@ MESSAGES = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(["v0", "v1", "v2", "stranger"]), MESSAGES), max_size=12),
-       st.binary(max_size=80))
-def test_malformed_messages_never_crash_the_engine(messages, garbage):
-    engine = build_engines(4, SimApp, SUITE, config=FAST)["v3"]
+       st.binary(max_size=80), st.booleans())
+def test_malformed_messages_never_crash_the_engine(messages, garbage, signed):
+    engine = build_engines(4, SimApp, SUITE, config=SIGNED if signed else FAST)["v3"]
     engine.start(0.0)
     for sender, message in messages:
         for out in engine.on_message(sender, message, 1.0):
@@ -216,3 +216,13 @@ def test_weights_not_head_counts_make_the_quorum():
     equal.run(until=3.0)
     assert heavy.heights()["v3"] > equal.heights()["v3"] + 8   # rounds of crashed proposers time out
     assert equal.heights()["v3"] <= equal.heights()["v1"] + 1
+
+
+def test_polka_votes_without_a_lock_round_are_refused_not_a_crash():
+    hand = Hand()
+    signed = hand.engines["v0"].make_proposal(1, 0, b"block 1 by v0", -1)   # pol_round 0
+    vote = hand.prevote("v1", 0, b"block 1 by v0")
+    smuggled = Proposal(1, 0, 0, signed.value, signed.proposer, signed.signature,
+                        (CertVote(vote.validator, vote.signature),))
+    out = hand.feed("v0", smuggled)
+    assert isinstance(out[0], Misbehaviour) and "no proof-of-lock round" in out[0].reason
