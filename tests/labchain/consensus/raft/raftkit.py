@@ -96,6 +96,17 @@ class Load:
         return act
 
 
+def loaded_network(n: int, seed: int, stop: float, start: float = 0.5, rate: float = 150,
+                   warm_up: float = 3.0):
+    """A seeded network under a steady load from ``start`` to ``stop``, run to ``warm_up``:
+    (sim, checker, load, the leader then)."""
+    sim, checker = make_sim(n, seed=seed)
+    load = Load(sim, seed=seed)
+    load.steady(start=start, stop=stop, rate=rate)
+    sim.run(until=warm_up)
+    return sim, checker, load, checker.current_leader(sim)[0]
+
+
 def committed_commands(sim: Simulation, node: str) -> list[bytes]:
     return [cmd for c in sim.commits[node] for cmd in batch_commands(c.value)]
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from labchain.consensus.raft import FOLLOWER, LEADER, command_digest
-from raftkit import CONFIG, Load, all_caught_up, assert_converged, make_sim, names
+from raftkit import CONFIG, Load, all_caught_up, assert_converged, loaded_network, make_sim, names
 
 LOW, HIGH = CONFIG.election_timeout_range
 HEARTBEAT = CONFIG.heartbeat_tick * CONFIG.tick
@@ -32,11 +32,7 @@ def test_a_leader_is_elected_and_commands_commit_once_in_the_same_order(n):
 
 @pytest.mark.parametrize("n,seed", [(3, 1), (3, 2), (5, 3), (5, 4)])
 def test_leader_crash_under_load_a_new_leader_in_the_timeout_range_and_nothing_lost(n, seed):
-    sim, checker = make_sim(n, seed=seed)
-    load = Load(sim, seed=seed)
-    load.steady(start=0.5, stop=9.0, rate=150)
-    sim.run(until=4.0)
-    old = checker.current_leader(sim)[0]
+    sim, checker, load, old = loaded_network(n, seed, stop=9.0, warm_up=4.0)
     before = {v: list(sim.commits[v]) for v in names(n)}
     crash_at = sim.now
     sim.crash(old)
@@ -60,11 +56,7 @@ def test_leader_crash_under_load_a_new_leader_in_the_timeout_range_and_nothing_l
 
 
 def test_a_crashed_leader_that_comes_back_follows_and_loses_no_command():
-    sim, checker = make_sim(3, seed=11)
-    load = Load(sim, seed=11)
-    load.steady(start=0.5, stop=8.0, rate=150)
-    sim.run(until=3.0)
-    old = checker.current_leader(sim)[0]
+    sim, checker, load, old = loaded_network(3, 11, stop=8.0)
     sim.crash(old)
     sim.run(until=6.0)
     sim.recover(old)
@@ -75,11 +67,7 @@ def test_a_crashed_leader_that_comes_back_follows_and_loses_no_command():
 
 
 def test_a_leader_partitioned_into_the_minority_commits_nothing_and_heal_converges():
-    sim, checker = make_sim(5, seed=21)
-    load = Load(sim, seed=21)
-    load.steady(start=0.5, stop=10.0, rate=150)
-    sim.run(until=3.0)
-    old = checker.current_leader(sim)[0]
+    sim, checker, load, old = loaded_network(5, 21, stop=10.0)
     other = next(v for v in names(5) if v != old)
     minority = {old, other}
     majority = [v for v in names(5) if v not in minority]
