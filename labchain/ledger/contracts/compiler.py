@@ -124,7 +124,8 @@ Closure = Callable[[list], Any]
 class Function:
     """A compiled contract function."""
 
-    __slots__ = ("name", "params", "defaults", "types", "nslots", "body", "names", "line", "public")
+    __slots__ = ("name", "params", "defaults", "types", "nslots", "body", "names", "line", "public", "nparams",
+                 "untyped", "pad")
 
     def __init__(self, name: str, params: list, defaults: list, types: list, line: int) -> None:
         self.name = name
@@ -136,6 +137,9 @@ class Function:
         self.names: list[str] = []          # slot -> local name (for traces)
         self.line = line
         self.public = not name.startswith("_")
+        self.nparams = len(params)
+        self.untyped = all(t is None for t in types)
+        self.pad: list = []                 # UNSET for every non-parameter local (set after compiling)
 
     def bind(self, args: list) -> list:
         n, p = len(args), len(self.params)
@@ -473,6 +477,7 @@ class _Compiler:
         body = self.block(node.body)
         fn.body = body
         fn.nslots = len(fn.names)
+        fn.pad = [UNSET] * (fn.nslots - len(fn.params))
 
     # -- statements ---------------------------------------------------------------------------
 

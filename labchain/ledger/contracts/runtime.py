@@ -760,7 +760,11 @@ def run_function(vm: VM, call: CallInfo, fn: Any, args: list) -> Any:
     if vm.depth >= G.MAX_CALL_DEPTH:
         raise Revert(f"call depth limit of {G.MAX_CALL_DEPTH} frames exceeded (recursion too deep)")
     frame = [vm, call, None]
-    frame.extend(fn.bind(args))
+    if fn.untyped and len(args) == fn.nparams:      # the common case, without bind()'s checks
+        frame += args
+        frame += fn.pad
+    else:
+        frame += fn.bind(args)
     vm.depth += 1
     fn.body(frame)
     vm.depth -= 1
