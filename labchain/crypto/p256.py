@@ -458,7 +458,7 @@ class Address:
             from labchain.crypto.suite import suite_for_version, suite_names  # checks its own
 
             if suite_for_version(payload[0]) is None:
-                versions = " or ".join(f"0x{get_suite(n).address_version:02x}" for n in suite_names())
+                versions = "/".join(f"0x{get_suite(n).address_version:02x}" for n in suite_names())
                 raise AddressError(
                     f"address {text!r} has version byte 0x{payload[0]:02x}, not LabChain's "
                     f"{versions}: it belongs to another network", text

@@ -74,7 +74,7 @@ class AddressCodec(Codec):
             from labchain.crypto.suite import suite_for_version, suite_names  # any registered suite
 
             if suite_for_version(address.version) is None:
-                versions = " or ".join(f"0x{get_suite(n).address_version:02x}" for n in suite_names())
+                versions = "/".join(f"0x{get_suite(n).address_version:02x}" for n in suite_names())
                 raise EncodingError(
                     f"{field} has address version byte 0x{address.version:02x}, not LabChain's "
                     f"{versions}: it belongs to another network", address
