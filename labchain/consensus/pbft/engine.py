@@ -25,8 +25,13 @@ view change
     NEW-VIEW with them (V) and re-issued pre-prepares (O) for every sequence number between
     the highest stable checkpoint in V and the highest prepared one. Backups recompute O from
     V and refuse a new-view whose O differs. A replica that sees f+1 view changes for later
-    views joins the smallest of them (the paper's liveness rule); the timeout doubles per
+    views joins the smallest of them (the paper's liveness rule); it moves on to v+2 only after
+    2f+1 replicas asked for v+1 (else it re-sends its view-change); the timeout doubles per
     unsuccessful view, at most ``2**max_timeout_doublings`` times.
+equivocation
+    Two signed pre-prepares, prepares or commits of one replica for one (view, sequence
+    number) with different digests: reported as ``Misbehaviour`` whose ``evidence`` is both
+    encoded messages; only the first is logged.
 state transfer (catch-up)
     A replica that learns it is behind (2f+1 checkpoints above its last executed sequence
     number, or f+1 replicas sending messages at least two sequence numbers or a view ahead)
@@ -228,10 +233,20 @@ class PBFTEngine(Engine):
     def on_timer(self, name: str, now: float) -> list[Output]:
         out: list[Output] = []
         if name == _TIMER_VIEW:
-            target = self.view + 1
-            if not self.active:
+            if self.active:
+                self._start_view_change(self.view + 1, out)
+            elif len(self.view_changes.get(self.view, {})) >= self.quorum:
+                # paper 4.5.2: go on to v+2 only once 2f+1 replicas wanted v+1 and its
+                # new-view still did not come (a crashed or faulty new primary)
                 self.attempts += 1
-            self._start_view_change(target, out)
+                self._start_view_change(self.view + 1, out)
+            else:
+                # too few replicas want this view (this one may be cut off): stay, and
+                # send the view-change again in case it was lost
+                own = self.view_changes.get(self.view, {}).get(self.index)
+                if own is not None:
+                    out.append(Broadcast(own))
+                out.append(SetTimer(_TIMER_VIEW, self._timeout()))
         elif name == _TIMER_PROPOSE:
             self._propose(out)
         elif name == _TIMER_FETCH:

@@ -205,3 +205,21 @@ def test_restarted_node_with_empty_state_copies_the_chain_and_refuses_forged_val
     assert fresh.last_executed == source.last_executed >= 100
     assert [c.value for c in commits] == [c.value for c in sim.commits["node1"][:len(commits)]]
     assert fresh.stable_seq == source.stable_seq and fresh.state == source.state
+
+
+def test_replica_isolated_through_many_timeouts_rejoins_the_next_view_change():
+    # node3 alone for 20 s: without the paper's rule (escalate to v+2 only after 2f+1
+    # view-changes for v+1) it would climb dozens of views and never rejoin the others
+    sim = make_sim(4, seed=13, request_timeout=0.3, block_interval=0.2, max_timeout_doublings=1)
+    sim.partition(["node0", "node1", "node2"], ["node3"])
+    sim.run(until=20.0)
+    assert sim.engines["node3"].view <= 1
+    sim.heal()
+    sim.run(until=21.0)
+    sim.crash("node0")            # the next fault needs node3 in the new view
+    height = max(sim.heights().values())
+    sim.run(until=40.0, stop=lambda s: min(s.heights()[n] for n in ("node1", "node2", "node3")) >= height + 10)
+    for node in ("node1", "node2", "node3"):
+        assert sim.heights()[node] >= height + 10
+        assert sim.engines[node].view >= 1 and sim.engines[node].active
+    assert_same_prefix(sim, nodes(4))
