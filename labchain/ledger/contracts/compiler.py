@@ -513,12 +513,16 @@ class _Compiler:
         if self.depth > G.MAX_NESTING:
             raise _err(node, f"this code nests more than {G.MAX_NESTING} levels deep")
         saved, self.cost = self.cost, GAS["stmt"]
+        self.fused = None
         method = getattr(self, "s_" + type(node).__name__, None)
         if method is None:
             raise _err(node, _construct(node) or f"{type(node).__name__} statements are not allowed in contracts")
         body = method(node)
         cost, self.cost = self.cost, saved
         self.depth -= 1
+        fused, self.fused = self.fused, None     # inner statements must not leave theirs to the parent
+        if fused is not None and not self.traced:
+            return _fuse(fused, cost, node.lineno)
         return self.wrap(node, body, cost)
 
     def wrap(self, node: ast.stmt, body: Closure, cost: int) -> Closure:
@@ -573,6 +577,7 @@ class _Compiler:
 
     def s_Expr(self, node: ast.Expr) -> Closure:
         value = self.expr(node.value)
+        self.fused = ("expr", value)
 
         def expr_stmt(fr: list) -> None:
             value(fr)
@@ -585,6 +590,7 @@ class _Compiler:
                 return RET
             return ret_none
         value = self.expr(node.value)
+        self.fused = ("return", value)
 
         def ret(fr: list) -> Any:
             fr[2] = value(fr)
@@ -598,6 +604,7 @@ class _Compiler:
             t = node.targets[0]
             if isinstance(t, ast.Name):
                 i = 3 + self.slots[t.id]
+                self.fused = ("assign", (i, value))
 
                 def assign_local(fr: list) -> None:
                     fr[i] = value(fr)
@@ -671,6 +678,7 @@ class _Compiler:
         self.cost += GAS["bool"]
         body = self.block(node.body)
         orelse = self.block(node.orelse) if node.orelse else None
+        self.fused = ("if", (test, body, orelse))
         if orelse is None:
             def if_(fr: list) -> Any:
                 if test(fr):
@@ -1277,6 +1285,29 @@ class _Compiler:
         args = self.call_args(node, len(info.params) - len(info.defaults), len(info.params), name)
         self.cost += GAS["call"]
         run = R.run_function
+        max_depth = G.MAX_CALL_DEPTH
+        if info.untyped and len(args) == info.nparams and len(args) <= 2:
+            # inlined run_function for the common case (same depth check, same frame layout)
+            a0 = args[0] if args else None
+            a1 = args[1] if len(args) == 2 else None
+            n = len(args)
+
+            def call_fast(fr: list) -> Any:
+                vm = fr[0]
+                if vm.depth >= max_depth:
+                    return run(vm, fr[1], info, [])            # raises the depth-limit revert
+                if n == 1:
+                    frame = [vm, fr[1], None, a0(fr)]
+                elif n == 2:
+                    frame = [vm, fr[1], None, a0(fr), a1(fr)]
+                else:
+                    frame = [vm, fr[1], None]
+                frame += info.pad
+                vm.depth += 1
+                info.body(frame)
+                vm.depth -= 1
+                return frame[2]
+            return call_fast
 
         def call_internal(fr: list) -> Any:
             return run(fr[0], fr[1], info, [a(fr) for a in args])
@@ -1450,6 +1481,87 @@ class _Compiler:
         self.cost += GAS["builtin"]
         code, rest = args[0], args[1:]
         return lambda fr: R.b_create(fr[0], fr[1], code(fr), [a(fr) for a in rest])
+
+
+# -- fused statements (plain mode: gas, line and the statement in one closure) -------------------
+
+def _fuse(fused: tuple, cost: int, line: int) -> Closure:
+    """The common statements without the generic wrapper's extra call (same gas, same errors)."""
+    kind, parts = fused
+    python_error = R.python_error
+    if kind == "return":
+        value = parts
+
+        def f_return(fr: list) -> Any:
+            vm = fr[0]
+            vm.gas -= cost
+            if vm.gas < 0:
+                raise OutOfGas("out of gas", line)
+            try:
+                fr[2] = value(fr)
+            except VMFault as e:
+                if e.line is None:
+                    e.line = line
+                raise
+            except Exception as e:   # noqa: BLE001
+                raise Revert(python_error(e), line) from None
+            return RET
+        return f_return
+    if kind == "expr":
+        value = parts
+
+        def f_expr(fr: list) -> None:
+            vm = fr[0]
+            vm.gas -= cost
+            if vm.gas < 0:
+                raise OutOfGas("out of gas", line)
+            try:
+                value(fr)
+            except VMFault as e:
+                if e.line is None:
+                    e.line = line
+                raise
+            except Exception as e:   # noqa: BLE001
+                raise Revert(python_error(e), line) from None
+        return f_expr
+    if kind == "assign":
+        i, value = parts
+
+        def f_assign(fr: list) -> None:
+            vm = fr[0]
+            vm.gas -= cost
+            if vm.gas < 0:
+                raise OutOfGas("out of gas", line)
+            try:
+                fr[i] = value(fr)
+            except VMFault as e:
+                if e.line is None:
+                    e.line = line
+                raise
+            except Exception as e:   # noqa: BLE001
+                raise Revert(python_error(e), line) from None
+        return f_assign
+    test, body, orelse = parts            # "if": the branches' statements carry their own lines
+
+    def f_if(fr: list) -> Any:
+        vm = fr[0]
+        vm.gas -= cost
+        if vm.gas < 0:
+            raise OutOfGas("out of gas", line)
+        try:
+            ok = test(fr)
+        except VMFault as e:
+            if e.line is None:
+                e.line = line
+            raise
+        except Exception as e:   # noqa: BLE001
+            raise Revert(python_error(e), line) from None
+        if ok:
+            return body(fr)
+        if orelse is not None:
+            return orelse(fr)
+        return None
+    return f_if
 
 
 # -- helpers of the library functions ------------------------------------------------------------
