@@ -51,10 +51,14 @@ def _varint(out: bytearray, n: int) -> None:
 
 def _encode(out: bytearray, v: Any, depth: int) -> None:
     t = type(v)
-    if v is None:
-        out.append(T_NONE)
-    elif t is bool:
-        out.append(T_TRUE if v else T_FALSE)
+    if t is bytes or t is bytearray:
+        out.append(T_BYTES)
+        n = len(v)
+        if n < 0x80:
+            out.append(n)
+        else:
+            _varint(out, n)
+        out += v
     elif t is int:
         if v.bit_length() > MAX_INT_BITS:
             raise ContractValueError(
@@ -62,17 +66,17 @@ def _encode(out: bytearray, v: Any, depth: int) -> None:
         mag = -v if v < 0 else v
         body = mag.to_bytes((mag.bit_length() + 7) // 8, "big")
         out.append(T_NEG if v < 0 else T_POS)
-        _varint(out, len(body))
+        out.append(len(body)) if len(body) < 0x80 else _varint(out, len(body))
         out += body
     elif t is str:
         body = v.encode("utf-8", "strict") if v.isascii() else _utf8(v)
         out.append(T_STR)
-        _varint(out, len(body))
+        out.append(len(body)) if len(body) < 0x80 else _varint(out, len(body))
         out += body
-    elif t is bytes or t is bytearray:
-        out.append(T_BYTES)
-        _varint(out, len(v))
-        out += v
+    elif v is None:
+        out.append(T_NONE)
+    elif t is bool:
+        out.append(T_TRUE if v else T_FALSE)
     elif t is list or t is tuple:
         if depth >= MAX_DEPTH:
             raise ContractValueError(f"a contract value may nest at most {MAX_DEPTH} lists/dicts deep", None)
@@ -80,6 +84,8 @@ def _encode(out: bytearray, v: Any, depth: int) -> None:
         _varint(out, len(v))
         for item in v:
             _encode(out, item, depth + 1)
+        if len(out) > MAX_VALUE_BYTES:
+            raise ContractValueError(f"an encoded contract value may be at most {MAX_VALUE_BYTES} bytes", None)
     elif t is dict:
         if depth >= MAX_DEPTH:
             raise ContractValueError(f"a contract value may nest at most {MAX_DEPTH} lists/dicts deep", None)
@@ -97,11 +103,11 @@ def _encode(out: bytearray, v: Any, depth: int) -> None:
         for kb, item in pairs:
             out += kb
             _encode(out, item, depth + 1)
+        if len(out) > MAX_VALUE_BYTES:
+            raise ContractValueError(f"an encoded contract value may be at most {MAX_VALUE_BYTES} bytes", None)
     else:
         raise ContractValueError(
             f"{type(v).__name__} is not a contract value (allowed: None, bool, int, str, bytes, list, dict)", v)
-    if len(out) > MAX_VALUE_BYTES:
-        raise ContractValueError(f"an encoded contract value may be at most {MAX_VALUE_BYTES} bytes", None)
 
 
 def _utf8(s: str) -> bytes:
@@ -116,6 +122,8 @@ def encode_value(v: Any) -> bytes:
     the first thing that is not a contract value."""
     out = bytearray()
     _encode(out, v, 0)
+    if len(out) > MAX_VALUE_BYTES:
+        raise ContractValueError(f"an encoded contract value may be at most {MAX_VALUE_BYTES} bytes", None)
     return bytes(out)
 
 

@@ -48,13 +48,23 @@ def _ensure_recursion_limit() -> None:
 _ensure_recursion_limit()     # once at import, not in the middle of a caller's test or request
 
 
+def _program_class() -> type:
+    global _PROGRAM
+    if _PROGRAM is None:
+        from labchain.ledger.contracts.compiler import Program   # compiler imports runtime; vm stays light
+        _PROGRAM = Program
+    return _PROGRAM
+
+
+_PROGRAM: type | None = None
+
+
 def _check_call(host: Any, ctx: Any, program: Any, gas_limit: Any) -> None:
     if not isinstance(ctx, CallContext):
         raise ContractCallError(f"ctx must be a CallContext, not {type(ctx).__name__}", ctx)
     if type(gas_limit) is not int or gas_limit < 0:
         raise ContractCallError(f"gas_limit must be a non-negative int, not {gas_limit!r}", gas_limit)
-    from labchain.ledger.contracts.compiler import Program
-    if not isinstance(program, Program):
+    if not isinstance(program, _program_class()):
         raise ContractCallError(f"program must be a compiled Program, not {type(program).__name__}", program)
 
 
