@@ -527,26 +527,6 @@ class _Compiler:
 
     def wrap(self, node: ast.stmt, body: Closure, cost: int) -> Closure:
         line = node.lineno
-        if self.traced:
-            op = _op_name(node)
-            fn = self.fn
-
-            def traced_stmt(fr: list) -> Any:
-                vm = fr[0]
-                vm.tracer(fr, line, op, fn)
-                vm.gas -= cost
-                if vm.gas < 0:
-                    raise OutOfGas("out of gas", line)
-                try:
-                    return body(fr)
-                except VMFault as e:
-                    if e.line is None:
-                        e.line = line
-                    raise
-                except Exception as e:   # noqa: BLE001 -- a Python error in student code ends the call
-                    raise Revert(R.python_error(e), line) from None
-            return traced_stmt
-
         def stmt(fr: list) -> Any:
             vm = fr[0]
             vm.gas -= cost
@@ -560,7 +540,15 @@ class _Compiler:
                 raise
             except Exception as e:   # noqa: BLE001 -- a Python error in student code ends the call
                 raise Revert(R.python_error(e), line) from None
-        return stmt
+        if not self.traced:
+            return stmt
+        op = _op_name(node)
+        fn = self.fn
+
+        def traced_stmt(fr: list) -> Any:
+            fr[0].tracer(fr, line, op, fn)      # the step is recorded before the statement is charged
+            return stmt(fr)
+        return traced_stmt
 
     def s_Pass(self, node: ast.Pass) -> Closure:
         return lambda fr: None
@@ -1489,24 +1477,6 @@ def _fuse(fused: tuple, cost: int, line: int) -> Closure:
     """The common statements without the generic wrapper's extra call (same gas, same errors)."""
     kind, parts = fused
     python_error = R.python_error
-    if kind == "return":
-        value = parts
-
-        def f_return(fr: list) -> Any:
-            vm = fr[0]
-            vm.gas -= cost
-            if vm.gas < 0:
-                raise OutOfGas("out of gas", line)
-            try:
-                fr[2] = value(fr)
-            except VMFault as e:
-                if e.line is None:
-                    e.line = line
-                raise
-            except Exception as e:   # noqa: BLE001
-                raise Revert(python_error(e), line) from None
-            return RET
-        return f_return
     if kind == "expr":
         value = parts
 
@@ -1524,10 +1494,11 @@ def _fuse(fused: tuple, cost: int, line: int) -> Closure:
             except Exception as e:   # noqa: BLE001
                 raise Revert(python_error(e), line) from None
         return f_expr
-    if kind == "assign":
-        i, value = parts
+    if kind in ("assign", "return"):
+        i, value = (2, parts) if kind == "return" else parts       # a return stores into slot 2
+        signal = RET if kind == "return" else None
 
-        def f_assign(fr: list) -> None:
+        def f_assign(fr: list) -> Any:
             vm = fr[0]
             vm.gas -= cost
             if vm.gas < 0:
@@ -1540,6 +1511,7 @@ def _fuse(fused: tuple, cost: int, line: int) -> Closure:
                 raise
             except Exception as e:   # noqa: BLE001
                 raise Revert(python_error(e), line) from None
+            return signal
         return f_assign
     test, body, orelse = parts            # "if": the branches' statements carry their own lines
 

@@ -633,7 +633,8 @@ def _show(v: Any) -> str:
     return "0x" + v.hex() if type(v) is bytes else repr(v)
 
 
-def sload(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> Any:
+def _read_slot(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> bytes:
+    """The slot's key bytes, charged as a read (EIP-2929: cold the first time in a transaction)."""
     slot = decl.slot(vm, key)
     wkey = (call.address, slot)
     if wkey in vm.warm:
@@ -641,6 +642,11 @@ def sload(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> Any:
     else:
         charge(vm, GAS["sload_cold"])
         vm.warm.add(wkey)
+    return slot
+
+
+def sload(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> Any:
+    slot = _read_slot(vm, call, decl, key)
     data = vm.host.storage_get(call.address, slot)
     if data is None:
         return decl.default()
@@ -649,13 +655,7 @@ def sload(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> Any:
 
 
 def shas(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> bool:
-    slot = decl.slot(vm, key)
-    wkey = (call.address, slot)
-    if wkey in vm.warm:
-        charge(vm, GAS["sload_warm"])
-    else:
-        charge(vm, GAS["sload_cold"])
-        vm.warm.add(wkey)
+    slot = _read_slot(vm, call, decl, key)
     return vm.host.storage_get(call.address, slot) is not None
 
 
