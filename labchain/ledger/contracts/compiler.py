@@ -641,11 +641,9 @@ class _Compiler:
                 fr[i] = op(fr[0], cur, value(fr))
             return aug_local
         if isinstance(t, ast.Subscript):
-            if isinstance(t.slice, ast.Slice):
-                raise _err(t, "slice assignment is not allowed in contracts")
-            key = self.expr(t.slice)
-            self.cost += GAS["subscript"] * 2
-            decl = self.storage_name(t.value)
+            decl, key = self.item_target(t, "slice assignment is not allowed in contracts",
+                                         "'{0}' is a storage value, not a map; write {0}.set({0}.get() + x)")
+            self.cost += GAS["subscript"]          # read and write
             if decl is not None:
                 def aug_storage(fr: list) -> None:
                     vm, call = fr[0], fr[1]
@@ -750,14 +748,11 @@ class _Compiler:
     def s_Delete(self, node: ast.Delete) -> Closure:
         parts = []
         for t in node.targets:
-            if not isinstance(t, ast.Subscript) or isinstance(t.slice, ast.Slice):
+            if not isinstance(t, ast.Subscript):
                 raise _err(t, "del works only on items: del d[key], del items[i], del storage_map[key]")
-            key = self.expr(t.slice)
-            self.cost += GAS["subscript"]
-            decl = self.storage_name(t.value)
+            decl, key = self.item_target(t, "del works only on items: del d[key], del items[i], del storage_map[key]",
+                                         "'{0}' is a storage value; clear it with {0}.set(...)")
             if decl is not None:
-                if not decl.is_map:
-                    raise _err(t, f"'{decl.name}' is a storage value; clear it with {decl.name}.set(...)")
                 parts.append((decl, None, key))
             else:
                 parts.append((None, self.expr(t.value), key))
@@ -793,15 +788,9 @@ class _Compiler:
                     s(fr, x)
             return set_unpack
         if isinstance(t, ast.Subscript):
-            if isinstance(t.slice, ast.Slice):
-                raise _err(t, "slice assignment is not allowed in contracts")
-            key = self.expr(t.slice)
-            self.cost += GAS["subscript"]
-            decl = self.storage_name(t.value)
+            decl, key = self.item_target(t, "slice assignment is not allowed in contracts",
+                                         "'{0}' is a storage value, not a map; write {0}.set(value)")
             if decl is not None:
-                if not decl.is_map:
-                    raise _err(t, f"'{decl.name}' is a storage value, not a map; write {decl.name}.set(value)")
-
                 def set_storage(fr: list, v: Any) -> None:
                     R.sstore(fr[0], fr[1], decl, key(fr), v)
                 return set_storage
@@ -815,6 +804,17 @@ class _Compiler:
         if isinstance(t, ast.Starred):
             raise _err(t, STMT_NAMES[ast.Starred])
         raise _err(t, f"cannot assign to a {type(t).__name__} in contracts")
+
+    def item_target(self, t: ast.Subscript, slice_refusal: str, value_refusal: str) -> tuple:
+        """``(storage declaration or None, key closure)`` of an item that is written or deleted."""
+        if isinstance(t.slice, ast.Slice):
+            raise _err(t, slice_refusal)
+        key = self.expr(t.slice)
+        self.cost += GAS["subscript"]
+        decl = self.storage_name(t.value)
+        if decl is not None and not decl.is_map:
+            raise _err(t, value_refusal.format(decl.name))
+        return decl, key
 
     def storage_name(self, node: ast.expr) -> R.StorageDecl | None:
         if isinstance(node, ast.Name) and node.id in self.m.storage and node.id not in self.slots:
