@@ -139,3 +139,11 @@ def test_deployment_charges_creation_by_source_size():
     assert result.gas_used == G["create"] + G["create_byte"] * len(program.to_bytes())
     address, result = deploy(chain.host, ctx_for(ALICE), program, [], G["create"])
     assert address is None and result.revert_reason == "out of gas"
+
+
+def test_the_documented_gas_table_is_the_one_the_vm_uses():
+    import re
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "contracts.md").read_text(encoding="utf-8")
+    documented = {k: int(v.replace(",", "")) for k, v in re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", doc, re.M)}
+    assert documented == dict(GAS)
