@@ -70,6 +70,13 @@ def start_workers(url: str, count: int, sandboxes: int, tmp: Path) -> list[subpr
     return procs
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` itself (its threads; not its sandboxes)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200, help="submissions (default 200)")
@@ -110,6 +117,7 @@ def main() -> int:
               f"{args.remote_workers} workers x {args.sandboxes} sandbox(es) vs local --workers "
               f"{args.local_workers}, load {os.getloadavg()[0]:.1f}")
         ratios, same = [], True
+        worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
         for r in range(args.rounds):
             times = {}
             for mode in ("local", "queue"):
@@ -131,6 +139,9 @@ def main() -> int:
                       f"{args.n - len(differ)}/{args.n}")
             ratios.append(times["local"] / times["queue"])
             print(f"round {r} throughput queue/local  {ratios[-1]:.2f}x")
+        worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - worker_cpu
+        print(f"worker processes' own CPU (Celery, Redis I/O, JSON; not the sandboxes): "
+              f"{worker_cpu:.1f} s = {worker_cpu / args.n / args.rounds * 1000:.0f} ms/submission")
         print(f"throughput queue/local  {', '.join(f'{x:.2f}' for x in ratios)} (goal >= 0.9); load "
               f"{os.getloadavg()[0]:.1f}")
         return 0 if same else 1

@@ -67,6 +67,7 @@ class _Collector(threading.Thread):
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self.pubsub.psubscribe(self.prefix + b"*")
         self.waiting: dict[str, list[_Slot]] = {}
+        self.armed: set[str] = set()     # task ids sent (the sweep reads only these)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -81,6 +82,8 @@ class _Collector(threading.Thread):
             if first and not self._deliver_stored([task_id], stored_before=True):
                 self.client.delete(self.backend.get_key_for_task(task_id))  # a stale failure
                 send()
+                with self.lock:
+                    self.armed.add(task_id)
             slot.event.wait(timeout)
             return slot.meta
         finally:
@@ -90,6 +93,8 @@ class _Collector(threading.Thread):
                     slots.remove(slot)
                     if not slots:
                         del self.waiting[task_id]
+                if task_id not in self.waiting:
+                    self.armed.discard(task_id)
 
     def _deliver(self, task_id: str, raw, stored_before: bool = False) -> bool:
         meta = self.backend.decode_result(raw)
@@ -97,6 +102,7 @@ class _Collector(threading.Thread):
             return False
         with self.lock:
             slots = self.waiting.pop(task_id, [])
+            self.armed.discard(task_id)
         for slot in slots:
             slot.meta = meta
             slot.event.set()
@@ -124,7 +130,7 @@ class _Collector(threading.Thread):
                 if time.monotonic() - last_sweep > SWEEP_SECONDS:
                     last_sweep = time.monotonic()
                     with self.lock:
-                        pending = list(self.waiting)
+                        pending = [t for t in self.waiting if t in self.armed]
                     if pending:
                         self._deliver_stored(pending)
             except Exception:  # noqa: BLE001 - broker hiccup: waiters time out or the sweep finds it
