@@ -93,6 +93,28 @@ def _sandbox_seconds(log: Path) -> float:
     return float(m.group(1)) if m else 0.0
 
 
+def make_course(root: Path, n: int):
+    """A course of fixture lab-a with ``n`` submissions cycling through ``MIX``:
+    (course, the cases, {student: expected score}). Also used by bench/bench_queue.py."""
+    import nbformat
+
+    from grading import api
+
+    template = api.init(root, ROOT / "tests/grading/fixtures/labs", copy=True, labs=["lab-a"])
+    api.generate(template)
+    release = nbformat.read(str(template.release("lab-a", "lab-a")), as_version=4)
+    cases = [c for c in CORPUS if c.student in MIX]
+    expected = {}
+    for i in range(n):
+        case = cases[i % len(cases)]
+        student = f"s{i:04d}-{case.student}"
+        path = template.submitted("lab-a", student, "lab-a")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(build(case, release))
+        expected[student] = float(case.expected)
+    return template, cases, expected
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200, help="number of submissions (default 200)")
@@ -100,26 +122,12 @@ def main() -> int:
     parser.add_argument("--sandbox", default="auto", help="auto, os or container")
     args = parser.parse_args()
 
-    import nbformat
-
-    from grading import api
     from grading.course import Course
 
     bindir = Path(sys.executable).parent
     tmp = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     try:
-        template = api.init(tmp / "template", ROOT / "tests/grading/fixtures/labs", copy=True, labs=["lab-a"])
-        api.generate(template)
-        release = nbformat.read(str(template.release("lab-a", "lab-a")), as_version=4)
-        cases = [c for c in CORPUS if c.student in MIX]
-        expected = {}
-        for i in range(args.n):
-            case = cases[i % len(cases)]
-            student = f"s{i:04d}-{case.student}"
-            path = template.submitted("lab-a", student, "lab-a")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(build(case, release))
-            expected[student] = float(case.expected)
+        template, cases, expected = make_course(tmp / "template", args.n)
         courses = {}
         for name in ("nbgrader", "labchain"):
             shutil.copytree(template.root, tmp / name, symlinks=True)

@@ -25,6 +25,7 @@ GROUPS = {
     "curriculum": "labchain.curriculum.cli",
     "lab": "labchain.deploy.lab",
     "certs": "labchain.identity.cli",
+    "deploy": "labchain.deploy.k8s.cli",
 }
 
 
