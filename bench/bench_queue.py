@@ -31,8 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "grading" / "fixtures"))
 
-from bench_grading import MIX, lab_scores, timed  # noqa: E402
-from grading_corpus import CORPUS, build  # noqa: E402
+from bench_grading import lab_scores, make_course, timed  # noqa: E402
 
 
 def free_port() -> int:
@@ -71,7 +70,7 @@ def start_workers(url: str, count: int, sandboxes: int, tmp: Path) -> list[subpr
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` itself (its threads; not its sandboxes)."""
+    """User + system CPU of process ``pid`` itself (its threads; not its sandbox processes)."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -87,27 +86,13 @@ def main() -> int:
     parser.add_argument("--queue", help="an existing Redis URL (default: a private redis-server)")
     args = parser.parse_args()
 
-    import nbformat
-
-    from grading import api
     from grading.course import Course
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     redis = None
     workers: list[subprocess.Popen] = []
     try:
-        template = api.init(tmp / "template", ROOT / "tests/grading/fixtures/labs", copy=True, labs=["lab-a"])
-        api.generate(template)
-        release = nbformat.read(str(template.release("lab-a", "lab-a")), as_version=4)
-        cases = [c for c in CORPUS if c.student in MIX]
-        expected = {}
-        for i in range(args.n):
-            case = cases[i % len(cases)]
-            student = f"s{i:04d}-{case.student}"
-            path = template.submitted("lab-a", student, "lab-a")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(build(case, release))
-            expected[student] = float(case.expected)
+        template, cases, expected = make_course(tmp / "template", args.n)
         if args.queue:
             url = args.queue
         else:
@@ -140,7 +125,7 @@ def main() -> int:
             ratios.append(times["local"] / times["queue"])
             print(f"round {r} throughput queue/local  {ratios[-1]:.2f}x")
         worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - worker_cpu
-        print(f"worker processes' own CPU (Celery, Redis I/O, JSON; not the sandboxes): "
+        print(f"worker processes' own CPU (Celery, Redis I/O, JSON and the sandbox drivers, which a local run has in its parent; not the kernels): "
               f"{worker_cpu:.1f} s = {worker_cpu / args.n / args.rounds * 1000:.0f} ms/submission")
         print(f"throughput queue/local  {', '.join(f'{x:.2f}' for x in ratios)} (goal >= 0.9); load "
               f"{os.getloadavg()[0]:.1f}")
