@@ -11,7 +11,7 @@ through pycryptodome's deterministic ECDSA, ~3 ms) and verified by every receive
 (``cryptography``, ~0.2 ms); that dominates the cost, so the signed rows run fewer heights
 and small n only. The unsigned rows measure the protocol and the simulator alone.
 
-    .venv/bin/python bench/bench_sim.py [HEIGHTS] [SIGNED_HEIGHTS] [--full]
+    .venv/bin/python bench/bench_sim.py [HEIGHTS] [SIGNED_HEIGHTS] [--full] [--n=N ...]
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def run(n: int, heights: int, signatures: bool) -> list[object]:
     sim = Simulation(engines, seed=1, record_messages=False)
     logs = list(sim.commits.values())
     start, cpu = time.perf_counter(), time.process_time()
-    sim.run(stop=lambda s: all(len(c) >= heights for c in logs))
+    sim.run(stop=lambda s: all(len(c) >= heights for c in logs), max_events=10**10)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     done = min(sim.heights().values())
     latency = sim.commit_times["v0"][done - 1] / done
@@ -45,7 +45,8 @@ def run(n: int, heights: int, signatures: bool) -> list[object]:
 
 def main(argv: list[str]) -> None:
     full = "--full" in argv          # n=64 and n=100 also run all HEIGHTS (minutes)
-    argv = [a for a in argv if a != "--full"]
+    only = {int(a[4:]) for a in argv if a.startswith("--n=")}   # --n=100: that n only
+    argv = [a for a in argv if a != "--full" and not a.startswith("--n=")]
     heights = int(argv[0]) if argv else 1000
     signed = int(argv[1]) if len(argv) > 1 else 20
     big = (heights, heights) if full else (max(1, heights // 10), max(1, heights // 20))
@@ -53,6 +54,8 @@ def main(argv: list[str]) -> None:
             (100, big[1], False), (4, signed, True), (16, max(1, signed // 4), True)]
     rows = []
     for n, h, sig in plan:
+        if only and n not in only:
+            continue
         rows.append(run(n, h, sig))
         print(f"  n={n} signatures={sig}: {rows[-1][3]:.1f} s", file=sys.stderr, flush=True)
     print(f"TBFT in the simulator ({machine_note()})")
