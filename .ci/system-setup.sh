@@ -38,6 +38,14 @@ id -u labchain-sandbox >/dev/null 2>&1 || useradd --system --no-create-home \
 if ! [ -x /usr/bin/prometheus ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# --- configurable-http-proxy (npm) for the class server tests (tests/labchain/deploy/hub,
+# docs/hub.md): JupyterHub's proxy, run as its own process by `labchain hub up`.
+if ! command -v configurable-http-proxy >/dev/null; then
+  if ! command -v npm >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  npm install --global --silent configurable-http-proxy@5 >/dev/null
+fi
 # --- Docker engine and images for the container tests (tests/docker; see docs/docker.md).
 # docker.io's dockerd (started here if none answers), debootstrap for the base image; then the
 # images are built from this checkout (the base image is reused when cached; no Docker Hub).

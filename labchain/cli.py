@@ -26,6 +26,7 @@ GROUPS = {
     "lab": "labchain.deploy.lab",
     "certs": "labchain.identity.cli",
     "deploy": "labchain.deploy.k8s.cli",
+    "hub": "labchain.deploy.hub.cli",
 }
 
 

@@ -49,6 +49,9 @@ KINDS = ("node", "lab")
 
 #: dependencies only the lab image needs; the node image leaves them out to stay small
 LAB_ONLY = frozenset({"jupyterlab", "nbgrader", "ipykernel", "ipywidgets", "matplotlib"})
+#: what the lab image adds to labchain's own dependencies: ``jupyterhub-singleuser``, which the
+#: class server's spawner starts in it (docs/hub.md); pinned like the rest to the host's version
+LAB_EXTRAS = ("jupyterhub",)
 #: wheel platform tags the base image runs (debootstrap bookworm: glibc 2.36, x86-64); pip
 #: does not expand a manylinux tag to the older ones it implies, so we list them all
 GLIBC_MINOR = 36
@@ -133,7 +136,7 @@ def project_requirements(kind: str) -> list[str]:
     """Requirement strings of labchain's dependencies that the ``kind`` image needs."""
     deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     if kind == "lab":
-        return list(deps)
+        return [*deps, *LAB_EXTRAS]
     return [d for d in deps if _req_name(d) not in LAB_ONLY]
 
 

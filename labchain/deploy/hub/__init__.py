@@ -1,0 +1,23 @@
+"""The class server: JupyterHub with a lab server and a private Docker testnet per student.
+
+``labchain hub up|status|down|passwd`` (docs/hub.md). Parts:
+
+* :mod:`.settings` -- ``HubSettings``: one small YAML file of optional keys, checked up front;
+* :mod:`.service` -- starts configurable-http-proxy and JupyterHub as two processes, checks
+  ports, image and database first, waits for readiness; status through the hub's REST API;
+* :mod:`.config` -- fills JupyterHub's config from the settings (``jupyterhub_config.py``);
+* :mod:`.spawner` -- DockerSpawner + the student's testnet (up before spawn, stopped after);
+* :mod:`.auth` -- the password-file authenticator for a class without an LMS.
+
+Terminology: *hub* (JupyterHub: logins, spawning, the REST API), *proxy*
+(configurable-http-proxy: the one public port, routing ``/user/<id>/`` to each lab server),
+*lab server* (``jupyterhub-singleuser`` in the student's ``labchain/lab`` container), *culler*
+(``jupyterhub-idle-culler``, a hub-managed service stopping idle servers).
+
+Simplifications versus a production deployment (Zero to JupyterHub): one host; plain HTTP on
+the public port (put TLS in front: docs/hub.md); LTI 1.3 login and grade passback, the
+assignment exchange and the browser test are not built yet (issue #14, see docs/hub.md).
+"""
+from labchain.deploy.hub.settings import HubConfigError, HubError, HubSettings, load_settings
+
+__all__ = ["HubConfigError", "HubError", "HubSettings", "load_settings"]
