@@ -27,6 +27,7 @@ GROUPS = {
     "certs": "labchain.identity.cli",
     "deploy": "labchain.deploy.k8s.cli",
     "hub": "labchain.deploy.hub.cli",
+    "explorer": "labchain.explorer.cli",
 }
 
 

@@ -39,6 +39,7 @@ RANKS = {
     "labchain.deploy.classroom": 13, "labchain.testnet.classroom": 13,
     "labchain.deploy.lab": 13,           # lab sessions: testnet + JupyterLab views
     "labchain.deploy.hub": 13,           # the class server: JupyterHub + a testnet per student
+    "labchain.explorer": 13,             # block explorer + class console (reads nodes over RPC)
     "labchain.curriculum": 14,
     "labchain.cli": 15,                  # and the ``python -m`` entry points, which call it
     "labchain.node.__main__": 15, "labchain.testnet.__main__": 15, "labchain.i18n.__main__": 15,
