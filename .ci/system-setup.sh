@@ -38,6 +38,11 @@ id -u labchain-sandbox >/dev/null 2>&1 || useradd --system --no-create-home \
 if ! [ -x /usr/bin/prometheus ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# --- Chromium for the explorer's end-to-end tests (tests/labchain/explorer, docs/explorer.md),
+# driven by Playwright with executable_path=/usr/bin/chromium (no `playwright install`).
+if ! [ -x /usr/bin/chromium ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 # --- configurable-http-proxy (npm) for the class server tests (tests/labchain/deploy/hub,
 # docs/hub.md): JupyterHub's proxy, run as its own process by `labchain hub up`.
 if ! command -v configurable-http-proxy >/dev/null; then

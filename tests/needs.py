@@ -5,7 +5,7 @@ reason when the machine lacks it, and FAILS it instead when the run must not ski
 
 - ``LABCHAIN_REQUIRE_ALL=1`` (set by ``.ci/run``): every requirement is mandatory;
 - ``LABCHAIN_REQUIRE_DOCKER=1`` (the older switch, kept as an alias for Docker alone);
-- ``CI=true``: PostgreSQL, Prometheus and Redis are mandatory (as before for PostgreSQL).
+- ``CI=true``: PostgreSQL, Prometheus, Redis and Chromium are mandatory (as before for PostgreSQL).
 
 So a CI run cannot pass with the root-only isolation tests quietly skipped.
 """
@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-KINDS = ("docker", "postgres", "root", "prometheus", "redis")
+KINDS = ("docker", "postgres", "root", "prometheus", "redis", "chromium")
 
 
 def mandatory(kind: str) -> bool:
@@ -25,7 +25,7 @@ def mandatory(kind: str) -> bool:
     env = os.environ
     return (env.get("LABCHAIN_REQUIRE_ALL") == "1"
             or (kind == "docker" and env.get("LABCHAIN_REQUIRE_DOCKER") == "1")
-            or (kind in ("postgres", "prometheus", "redis") and env.get("CI") == "true"))
+            or (kind in ("postgres", "prometheus", "redis", "chromium") and env.get("CI") == "true"))
 
 
 def unavailable(kind: str, reason: str) -> None:
@@ -58,6 +58,14 @@ def require(kind: str) -> None:
             unavailable("prometheus", "no prometheus binary on PATH or at /usr/bin/prometheus "
                                       "(apt-get install prometheus)")
         return
+    if kind == "chromium":  # Debian's chromium + PyPI's playwright (explorer end-to-end tests)
+        import importlib.util
+
+        if not os.path.exists(CHROMIUM):
+            unavailable("chromium", f"no browser at {CHROMIUM} (apt-get install chromium)")
+        if importlib.util.find_spec("playwright") is None:
+            unavailable("chromium", "the playwright package is not installed (pip install playwright)")
+        return
     if kind == "redis":  # Debian's redis-server, started by .ci/system-setup.sh on 127.0.0.1:56379
         import socket
         from urllib.parse import urlsplit
@@ -73,6 +81,9 @@ def require(kind: str) -> None:
                                  f"one; or set LABCHAIN_TEST_REDIS): {exc}")
         return
     raise ValueError(f"require({kind!r}): use the postgres_db fixture for PostgreSQL")
+
+
+CHROMIUM = os.environ.get("LABCHAIN_CHROMIUM", "/usr/bin/chromium")
 
 
 def redis_url() -> str:
