@@ -1,4 +1,5 @@
-"""Session-wide test plumbing: the shared requirement helper (``tests/needs.py``).
+"""Session-wide test plumbing: the shared requirement helper (``tests/needs.py``) and the
+Hypothesis ``ci`` profile.
 
 Any test module may ``from needs import require, unavailable, needs_root``.
 """
@@ -12,6 +13,14 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from needs import require  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# One Hypothesis profile for the whole suite: with CI set, examples are derandomized (a red CI
+# run is reproducible) and no per-example deadline applies (2 shared cores). Test folders
+# choose their example counts per test, never their own profile.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Identity tests: the Hypothesis ``ci`` profile and seeded consortia built once per session.
+"""Identity tests: seeded consortia built once per session (data in ``identitykit.py``).
 
 ``consortium`` is parametrised over both crypto suites: 4 orgs, each with one consensus and one
 common node and admin1, admin2, client1, light1 users, valid from ``NOW`` for 365 days.
@@ -6,35 +6,11 @@ common node and admin1, admin2, client1, light1 users, valid from ``NOW`` for 36
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
-from hypothesis import settings
 
-from labchain.identity.cryptogen import generate
+from identitykit import NOW, SUITES, consortium_of
 from labchain.identity.members import MemberStore
-
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
-
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
-SUITES = ("p256-sha256", "sm2-sm3")
-
-
-def template(suite: str, seed: str = "identity-tests", orgs: int = 4) -> dict:
-    return {"suite": suite, "seed": seed, "valid_days": 365,
-            "orgs": [{"name": "org", "count": orgs, "nodes": {"consensus": 1, "common": 1},
-                      "users": {"admin": 2, "client": 1, "light": 1}}]}
-
-
-_CACHE: dict = {}
-
-
-def consortium_of(suite: str, seed: str = "identity-tests"):
-    if (suite, seed) not in _CACHE:
-        _CACHE[suite, seed] = generate(template(suite, seed), now=NOW)
-    return _CACHE[suite, seed]
 
 
 @pytest.fixture(params=SUITES)

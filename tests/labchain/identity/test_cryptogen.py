@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import NOW
+from identitykit import NOW
 
 from labchain.cli import main
 from labchain.crypto.keyfile import WrongPassphraseError

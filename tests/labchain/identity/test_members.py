@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import consortium_of
+from identitykit import consortium_of
 
 from labchain.core.errors import EncodingError
 from labchain.identity import errors

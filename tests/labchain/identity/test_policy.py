@@ -5,7 +5,7 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import NOW, consortium_of
+from identitykit import NOW, consortium_of
 
 from labchain.identity import errors
 from labchain.identity.members import CERTS_FREEZE, CERTS_REVOKE, MemberOp, MemberStore, RegisteredKey

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from asn1crypto import x509 as ax509
-from conftest import NOW, consortium_of
+from identitykit import NOW, consortium_of
 
 from labchain.crypto import asn1
 from labchain.identity import errors

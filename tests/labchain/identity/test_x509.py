@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from asn1crypto import x509 as ax509
-from conftest import NOW, consortium_of
+from identitykit import NOW, consortium_of
 
 from labchain.crypto import asn1, sm2
 from labchain.identity.errors import MalformedCertificateError
@@ -54,7 +54,7 @@ def test_seeded_generation_is_reproducible_byte_for_byte(suite):
     a = consortium_of(suite).org("org3").member("client1").certificate
     b = consortium_of(suite, seed="identity-tests").org("org3").member("client1").certificate
     from labchain.identity.cryptogen import generate
-    from conftest import template
+    from identitykit import template
     c = generate(template(suite), now=NOW).org("org3").member("client1").certificate
     assert a.der == b.der == c.der
     other = consortium_of(suite, seed="other").org("org3").member("client1").certificate

@@ -11,7 +11,7 @@ import labchain.crypto.sm  # noqa: F401
 from labchain.crypto import get_suite
 from labchain.ledger.account import AccountStore
 
-from conftest import CHAIN, FUNDS, Keys, ctx
+from accountkit import CHAIN, FUNDS, Keys, ctx
 
 SENDERS = 4
 PER_SENDER = 6

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import FUNDS, Keys, ctx, funded_state
+from accountkit import FUNDS, Keys, ctx, funded_state
 from labchain.crypto import get_suite
 from labchain.ledger.account import (
     AccountStore, CallData, DeployData, apply_block, intrinsic_gas, read_call, undo_block,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CHAIN, FUNDS, ctx
+from accountkit import CHAIN, FUNDS, ctx
 from labchain.ledger.account import AccountPool, apply_block
 from labchain.ledger.account.errors import (
     BadSignatureError, DuplicateTransactionError, GasLimitError, InsufficientBalanceError, IntrinsicGasError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import os
 
-from conftest import NOW, consortium_of
+from identitykit import NOW, consortium_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

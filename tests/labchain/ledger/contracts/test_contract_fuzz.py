@@ -7,7 +7,7 @@ sequence of token transactions keeps the total supply.
 
 Examples per test: ``LABCHAIN_FUZZ_EXAMPLES`` (default 400, about 60 s for the file on 2 cores);
 the 10,000-example run is ``LABCHAIN_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest
-tests/labchain/ledger/contracts/test_fuzz.py -n 0 -q`` (docs/contracts.md).
+tests/labchain/ledger/contracts/test_contract_fuzz.py -n 0 -q`` (docs/contracts.md).
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from account_writer import block_txs, genesis
-from conftest import CHAIN, ctx, funded_state
+from accountkit import CHAIN, ctx, funded_state
 from labchain.ledger.account import AccountStore, apply_block
 from labchain.ledger.account.errors import BlockContextError, InsufficientBalanceError, StoreError
 

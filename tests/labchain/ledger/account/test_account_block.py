@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import FUNDS, Keys, ctx, funded_state
+from accountkit import FUNDS, Keys, ctx, funded_state
 from labchain.crypto import get_suite
 from labchain.ledger.account import (
     Receipt, apply_block, receipt_proof, receipts_root, undo_block, verify_receipt,

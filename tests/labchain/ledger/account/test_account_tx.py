@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import CHAIN, FUNDS, Keys
+from accountkit import CHAIN, FUNDS, Keys
 from labchain.core.errors import AddressError, EncodingError
 from labchain.crypto import get_suite
 from labchain.ledger.account import AccountAddress, AccountTx, CallData, DeployData, WorldState, intrinsic_gas
