@@ -47,10 +47,9 @@ DOCKER_DIR = REPO_ROOT / "docker"
 CONTEXT_DIR = DOCKER_DIR / "context"
 KINDS = ("node", "lab")
 
-#: dependencies only the lab image needs; the node image leaves them out to stay small
-LAB_ONLY = frozenset({"jupyterlab", "nbgrader", "ipykernel", "ipywidgets", "matplotlib"})
-#: what the lab image adds to labchain's own dependencies: ``jupyterhub-singleuser``, which the
-#: class server's spawner starts in it (docs/hub.md); pinned like the rest to the host's version
+#: what the lab image adds to labchain's core dependencies and its ``[lab]`` extra:
+#: ``jupyterhub-singleuser``, which the class server's spawner starts in it (docs/hub.md);
+#: pinned like the rest to the host's version. The node image has the core dependencies only.
 LAB_EXTRAS = ("jupyterhub",)
 #: wheel platform tags the base image runs (debootstrap bookworm: glibc 2.36, x86-64); pip
 #: does not expand a manylinux tag to the older ones it implies, so we list them all
@@ -134,14 +133,11 @@ def base_python_version(client, tag: str) -> str:
 
 def project_requirements(kind: str) -> list[str]:
     """Requirement strings of labchain's dependencies that the ``kind`` image needs."""
-    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    deps = list(project["dependencies"])
     if kind == "lab":
-        return [*deps, *LAB_EXTRAS]
-    return [d for d in deps if _req_name(d) not in LAB_ONLY]
-
-
-def _req_name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        return [*deps, *project["optional-dependencies"]["lab"], *LAB_EXTRAS]
+    return deps
 
 
 def installed_constraints() -> list[str]:
