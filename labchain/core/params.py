@@ -53,6 +53,8 @@ class Params:
     account_balance: int       # base units each
     suite: str = "p256-sha256" # crypto suite registry name (or a Suite object, for experiments);
                                # ChainMaker bc.yml: crypto.hash + pk_algo
+    consensus: object = None   # None: proof of work; else the engine's ConsensusSpec
+                               # (labchain/consensus/registry.py; ChainMaker: consensus.type)
 
     @property
     def target_timespan(self) -> int:

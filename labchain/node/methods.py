@@ -79,6 +79,12 @@ def build_methods(node: Node) -> dict[str, Method]:
         )
         return body
 
+    def getconsensusstate() -> dict:
+        if node.consensus is None:
+            return {"type": "pow", "height": chain.height, "note": "proof of work: no engine, "
+                    "the chain with most work wins"}
+        return node.consensus.status()
+
     def getblockchaininfo() -> dict:
         tip = chain.block_info(chain.tip_hash)
         return {
@@ -224,6 +230,7 @@ def build_methods(node: Node) -> dict[str, Method]:
         Method("getbestblockhash", getbestblockhash, (), "hash of the tip"),
         Method("getblock", getblock, (P("hash_or_height", "hash_or_height"),), "a block as JSON"),
         Method("getblockchaininfo", getblockchaininfo, (), "network, height, tip, total work, difficulty"),
+        Method("getconsensusstate", getconsensusstate, (), "engine, role, term, leader, commit index, peers"),
         Method("gettransaction", gettransaction, (P("txid", "hash"),), "a transaction with its confirmations"),
         Method("sendrawtransaction", sendrawtransaction, (P("hex", "hex"),), "submit a signed transaction -> txid"),
         Method("getmempool", getmempool, (P("verbose", "bool", False, False),), "txids waiting in the mempool"),

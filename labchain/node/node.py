@@ -49,6 +49,7 @@ from labchain.crypto import Address
 from labchain.consensus.pow.difficulty import difficulty_of
 from labchain.core.encoding import Record
 from labchain.node.accounts import Accounts
+from labchain.node.consensus import ConsensusDriver, ConsensusMsg
 from labchain.node.messages import (
     INV_BLOCK,
     INV_TX,
@@ -175,6 +176,8 @@ class Node:
         self.mempool = Mempool(self.chain)
         self._miner: Miner | None = None
         self.accounts = Accounts(self.params, config.node_index)
+        # an engine chain (solo, raft, pbft, tbft): blocks come only from the engine's commits
+        self.consensus = ConsensusDriver(self) if self.params.consensus is not None else None
         self.mining_mode, self.mining_seconds = parse_mining(config.mining)
         self.p2p = P2PNetwork(self, config.p2p_host, config.p2p_port, config.max_peers)
         from labchain.node.methods import build_methods  # the RPC table needs the Node type
@@ -214,6 +217,8 @@ class Node:
         await self.rpc.start()
         for address in self.config.peers:
             self.p2p.add_peer(address)
+        if self.consensus:
+            await self.consensus.start()
         self._write_ready()
         log.info("%s ready: network %s, height %d, tip %s", self.name, self.params.name,
                  self.chain.height, self.chain.tip_hash.hex())
@@ -228,6 +233,8 @@ class Node:
                 task.cancel()
         await self.rpc.stop()
         await self.p2p.stop()
+        if self.consensus:
+            await self.consensus.stop()
         self.chain.close()
         (self.config.datadir / READY_FILE).unlink(missing_ok=True)
         log.info("stopped")
@@ -273,7 +280,8 @@ class Node:
         return None
 
     async def peer_ready(self, peer: Peer) -> None:
-        await self._ask_blocks(peer)
+        if self.consensus is None:  # an engine chain never downloads blocks (labchain/node/consensus.py)
+            await self._ask_blocks(peer)
         txids = [tx.txid_in(self.suite) for tx in self.mempool.transactions()]
         if txids:
             await self._announce_to(peer, INV_TX, txids)
@@ -294,7 +302,16 @@ class Node:
             hashes = self.chain.hashes_after(list(message.locator), MAX_BLOCKS_PER_GETBLOCKS)
             if hashes:
                 await peer.send(Inv(tuple(InvItem(INV_BLOCK, h) for h in hashes)))
+        elif isinstance(message, ConsensusMsg):
+            if self.consensus is None:
+                peer.misbehaving(10, "sent a consensus message to a proof-of-work node")
+            else:
+                self.consensus.on_peer_message(peer, message)
         elif isinstance(message, BlockMsg):
+            if self.consensus is not None:  # final blocks come from the engine, not from relay
+                log.info("ignored block from %s: blocks of a %s chain come from consensus",
+                         peer, self.params.consensus.type)
+                return
             await self._on_block(peer, message.block)
         elif isinstance(message, TxMsg):
             await self._on_tx(peer, message.tx)
@@ -315,7 +332,7 @@ class Node:
         for item in inv.items:
             peer.known.add(item.hash)
             peer.offered.add(item.hash)
-            if item.hash in self._rejected:
+            if item.hash in self._rejected or (item.kind == INV_BLOCK and self.consensus is not None):
                 continue
             if item.kind == INV_BLOCK and not self._has_block(item.hash) and item.hash not in self._requested:
                 wanted.append(item)
@@ -495,7 +512,8 @@ class Node:
             log.info("new tip %s height %d%s", tip.hex(), self.chain.height,
                      f" (reorganisation: {len(update.disconnected)} block(s) disconnected)"
                      if update.disconnected else "")
-            await self.announce(INV_BLOCK, [b.hash_in(self.suite) for b in update.connected] or [tip], exclude=source)
+            if self.consensus is None:
+                await self.announce(INV_BLOCK, [b.hash_in(self.suite) for b in update.connected] or [tip], exclude=source)
         if update.disconnected:  # transactions of the losing branch are back: tell everyone
             await self.announce(INV_TX, [tx.txid_in(self.suite) for tx in self.mempool.transactions()])
 
@@ -523,12 +541,17 @@ class Node:
         self.metrics.tx_accepted("rpc")
         log.info("accepted transaction %s from RPC", txid.hex()[:16])
         await self.announce(INV_TX, [txid])
-        if self.mining_mode == "instant":
+        if self.consensus is not None:
+            self.consensus.submit_transaction(tx)
+        elif self.mining_mode == "instant":
             await self.mine_blocks(1, self.accounts.reward_address)
         return txid
 
     async def mine_blocks(self, n: int, address: Address) -> list[bytes]:
         """Mine ``n`` blocks on the current tip; the new blocks' hashes."""
+        if self.consensus is not None:
+            raise RpcError(Code.MISC_ERROR, f"this chain is sealed by {self.params.consensus.type} consensus: "
+                           "blocks cannot be mined, they are committed every block_interval")
         hashes = []
         async with self._mining_lock:
             while len(hashes) < n:
@@ -586,6 +609,8 @@ class Node:
         return snap_id
 
     async def revert(self, snap_id: int) -> bool:
+        if self.consensus is not None:
+            raise RpcError(Code.MISC_ERROR, "committed blocks are final on this chain: revert is refused")
         if snap_id not in self.snapshots:
             known = ", ".join(map(str, sorted(self.snapshots))) or "none"
             raise RpcError(Code.INVALID_PARAMETER, f"there is no snapshot {snap_id} (snapshots taken "

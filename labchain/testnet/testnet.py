@@ -434,6 +434,37 @@ class Testnet:
                 self.nodes[i].rpc.addpeer(self.nodes[j].p2p_addr)
         self.wait_connected(timeout)
 
+    def consensus_states(self) -> dict[int, dict]:
+        """``getconsensusstate`` of every running node that answers, by node index."""
+        states = {}
+        for i in self.running_indexes():
+            try:
+                states[i] = self.nodes[i].rpc.getconsensusstate()
+            except (RpcConnectionError, RpcError, OSError):
+                continue
+        return states
+
+    def leader(self, timeout: float = 0.0) -> int | None:
+        """The index of the node that leads (Raft leader, Solo proposer, BFT primary/proposer)
+        as most running nodes see it; None if they do not agree on a running node. With
+        ``timeout``, wait up to that long for one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.consensus_states()
+            votes: dict[str, int] = {}
+            for st in states.values():
+                if st.get("leader"):
+                    votes[st["leader"]] = votes.get(st["leader"], 0) + 1
+            for name, count in votes.items():
+                match = _NAME.match(name)
+                index = int(match.group(1)) if match else None
+                if index in states and count * 2 > len(states) and \
+                        states[index].get("role") in {"leader", "proposer", "primary", None}:
+                    return index
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+
     def kill(self, index: int) -> bool:
         """SIGKILL node ``index`` (a crash): its data dir stays as the crash left it.
         False if it was not running (nothing was killed)."""

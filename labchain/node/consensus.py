@@ -1,0 +1,388 @@
+"""The consensus driver: runs a message-passing Engine (Solo, Raft, PBFT, TBFT) inside a node.
+
+The engine is a pure state machine (labchain/consensus/engine.py). This driver gives it
+events with the wall clock and carries out what it returns:
+
+* ``Send``/``Broadcast`` -> one P2P message type, :class:`ConsensusMsg`, whose payload is the
+  engine envelope (``encode_engine_message``); a peer is addressed by the name it gave in its
+  ``version`` message (the testnets' ``node0``, ``node1``...);
+* ``SetTimer``/``CancelTimer`` -> ``loop.call_later`` handles (re-arming a name replaces it);
+* ``Commit`` -> a block appended to the chain through ``labchain.chain.finality.FinalityLog``
+  (final at once, certificate stored beside it), then the node's usual mempool update;
+* ``Misbehaviour`` and undecodable engine messages -> the peer's misbehaviour score and a
+  log line; the node keeps running.
+
+The :class:`NodeApplication` is the engine's ``Application``: ``propose`` builds a block from
+the mempool (no proof of work: ``finality.build_block`` seals with the trivial target), and
+``check`` decodes a proposed block and checks that it extends this node's tip and passes the
+block's own rules (``check_block_syntax``).
+
+What a committed value is
+-------------------------
+Solo, PBFT, TBFT: the bytes of a block the proposer built. Raft orders *transactions*: each
+committed log entry is a batch of transaction bytes, and every node turns entry ``i`` into
+block ``i`` with ``finality.build_block`` (same parent, same commands -> the same block on
+every node); a no-op entry of a new leader becomes an empty block. So the log index is the
+block height on every engine.
+
+Persistence and restart (docs/consensus-nodes.md)
+-------------------------------------------------
+* Raft: ``current_term``, ``voted_for`` and every log entry go to ``DIR/raft.wal``
+  (append-only records, fsync'ed) after each engine event and *before* its messages are sent
+  (the paper's stable storage: a restarted node never votes twice in a term nor forgets an
+  entry it acknowledged). On start the log is read back, the commit index is the chain's
+  height (committed entries are the chain's blocks), and the leader's ``AppendEntries`` bring
+  the rest: engine-level catch-up, never the block download.
+* Solo: the proposer's engine resumes at the chain's height with the stored blocks as its log
+  (to answer ``SoloFetch``); a follower resumes at its height and fetches what it missed.
+* A commit at a height the chain already has is ignored if it is the same block
+  (``FinalityLog.append``), so no block is ever applied twice.
+
+On an engine chain the node does not relay or download blocks over ``inv``/``getblocks``
+(anyone could forge a block without work); blocks arrive only as commits of the engine.
+
+Simplifications: a peer's engine identity is the name in its ``version`` message (not yet a
+certificate; issue #12's identity layer authenticates it); a ``Send`` to a validator with no
+open connection is dropped (engines recover from loss); Raft's WAL is never compacted; PBFT
+and TBFT keep their state in memory only (a restarted BFT validator rejoins through the
+engines' own catch-up).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from labchain.block import Block, check_block_syntax
+from labchain.chain.finality import FinalityError, FinalityLog, build_block
+from labchain.consensus.engine import (
+    Broadcast, CancelTimer, Commit, ConsensusError, Misbehaviour, Send, SetTimer,
+    decode_engine_message, encode_engine_message,
+)
+from labchain.consensus.registry import build_engine
+from labchain.core.encoding import Record, UInt, VarBytes
+from labchain.core.errors import EncodingError, LabchainError, ValidationError
+from labchain.ledger.utxo.tx import Transaction
+from labchain.node.messages import MAX_MESSAGE_SIZE, MESSAGE_TYPES
+
+if TYPE_CHECKING:
+    from labchain.node.node import Node
+    from labchain.node.p2p import Peer
+
+log = logging.getLogger("labchain.node.consensus")
+
+FINALITY_FILE = "finality.sqlite"
+RAFT_WAL_FILE = "raft.wal"
+#: score of a peer per undecodable consensus message or engine-reported misbehaviour
+BAD_MESSAGE_SCORE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusMsg(Record):
+    """P2P message ``consensus``: one engine message in its envelope."""
+    payload: bytes
+    COMMAND: ClassVar[bytes] = b"consensus"
+    ENCODING = (("payload", VarBytes(MAX_MESSAGE_SIZE - 64)),)
+
+
+MESSAGE_TYPES[ConsensusMsg.COMMAND] = ConsensusMsg   # the node's P2P layer now carries it
+
+
+class ConsensusStateError(LabchainError):
+    """A consensus state file cannot be read back."""
+
+
+# --- Raft's stable storage -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WalRecord(Record):
+    """kind 1: term + vote (``text`` = voted_for, empty for none); 2: entry ``index`` of
+    ``term`` with ``text`` = data; 3: truncate the log to ``index`` entries (sentinel included)."""
+    kind: int
+    index: int
+    term: int
+    text: bytes
+    ENCODING = (("kind", UInt(1)), ("index", UInt(8)), ("term", UInt(8)), ("text", VarBytes(MAX_MESSAGE_SIZE)))
+
+
+STATE, ENTRY, TRUNCATE = 1, 2, 3
+
+
+class RaftWal:
+    """Append-only stable storage of one Raft engine (term, vote, log)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.term, self.voted_for = 0, None
+        self.entries: list[tuple[int, bytes]] = []    # (term, data) of index 1, 2, ...
+        good = self._load()
+        self.file = open(path, "ab")
+        if good < self.file.tell():                  # a torn last record (crash mid-write)
+            self.file.truncate(good)
+        self._saved_state = (self.term, self.voted_for)
+        self._saved_log: list[Any] = []
+
+    def _load(self) -> int:
+        if not self.path.exists():
+            return 0
+        data = self.path.read_bytes()
+        pos = 0
+        while pos + 4 <= len(data):
+            length = int.from_bytes(data[pos:pos + 4], "big")
+            if pos + 4 + length > len(data):
+                break
+            try:
+                rec = WalRecord.from_bytes(data[pos + 4:pos + 4 + length])
+            except EncodingError as exc:
+                raise ConsensusStateError(f"{self.path} is damaged at byte {pos}: {exc}", str(self.path)) from None
+            if rec.kind == STATE:
+                self.term, self.voted_for = rec.term, rec.text.decode() or None
+            elif rec.kind == ENTRY:
+                del self.entries[rec.index - 1:]
+                self.entries.append((rec.term, rec.text))
+            elif rec.kind == TRUNCATE:
+                del self.entries[max(rec.index - 1, 0):]
+            pos += 4 + length
+        return pos
+
+    def restore(self, engine: Any, committed: int) -> None:
+        """Put the stored state into a fresh RaftEngine; ``committed``: the chain's height."""
+        from labchain.consensus.raft import Entry
+
+        engine.term, engine.voted_for = self.term, self.voted_for
+        for term, data in self.entries:
+            engine._append_local(Entry(term, data))
+        engine.commit_index = engine.last_applied = min(committed, engine.last_index)
+        self._saved_log = list(engine.log)
+
+    def save(self, engine: Any) -> None:
+        """Write what changed since the last call, then fsync (before any message goes out)."""
+        out = []
+        state = (engine.term, engine.voted_for)
+        if state != self._saved_state:
+            out.append(WalRecord(STATE, 0, engine.term, (engine.voted_for or "").encode()))
+        logs, saved = engine.log, self._saved_log
+        common = min(len(logs), len(saved))
+        while common > 0 and logs[common - 1] is not saved[common - 1]:
+            common -= 1
+        if len(saved) > common:
+            out.append(WalRecord(TRUNCATE, common, 0, b""))
+        for index in range(max(common, 1), len(logs)):
+            out.append(WalRecord(ENTRY, index, logs[index].term, logs[index].data))
+        if not out:
+            return
+        blob = b"".join(len(b := r.to_bytes()).to_bytes(4, "big") + b for r in out)
+        self.file.write(blob)
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self._saved_state, self._saved_log = state, list(logs)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+# --- the application --------------------------------------------------------------------------
+
+class NodeApplication:
+    """The engine's Application: the node's chain and mempool."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def propose(self, height: int) -> bytes:
+        node = self.node
+        spec = node.params.consensus
+        block, _ = build_block(node.chain, node.mempool.transactions(), node.accounts.reward_address,
+                               timestamp=int(node.clock()), capacity=spec.block_tx_capacity)
+        return block.to_bytes()
+
+    def check(self, height: int, value: bytes) -> str | None:
+        chain = self.node.chain
+        try:
+            block = Block.from_bytes(value)
+        except (EncodingError, ValueError) as exc:
+            return f"the value is not a block: {exc}"
+        if height <= chain.height:
+            have = chain.get_block(height)
+            same = have.hash_in(chain.suite) == block.hash_in(chain.suite)
+            return None if same else f"height {height} is already final with another block"
+        if height == chain.height + 1 and block.prev_hash != chain.tip_hash:
+            return f"the block at height {height} does not build on this node's tip"
+        try:
+            check_block_syntax(block, chain.params)
+        except ValidationError as exc:
+            return str(exc)
+        return None
+
+
+# --- the driver -------------------------------------------------------------------------------
+
+class ConsensusDriver:
+    """Runs ``params.consensus``'s engine for ``node`` (one per node, on its event loop)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.spec = node.params.consensus
+        self.app = NodeApplication(node)
+        seed = int.from_bytes(os.urandom(8), "big")   # election timeouts differ per run and node
+        self.engine = build_engine(self.spec, node.name, self.app, rng=random.Random(seed),
+                                   suite=node.params.crypto, seed=node.params.account_seed,
+                                   chain_id=node.params.name)
+        self.finality = FinalityLog(node.chain, node.config.datadir / FINALITY_FILE)
+        self.wal = RaftWal(node.config.datadir / RAFT_WAL_FILE) if self.spec.type == "raft" else None
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.bad_messages = 0
+        self.commit_failures = 0
+        self._queue: asyncio.Queue | None = None
+        self._worker: asyncio.Task | None = None
+        self._raft_reward = None
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._worker = self.loop.create_task(self._apply_commits())
+        self._restore()
+        self._run(self.engine.start(time.time()))
+        log.info("consensus %s started as %s (validators %s, height %d)", self.spec.type,
+                 self.node.name, ", ".join(self.spec.validators), self.node.chain.height)
+
+    def _restore(self) -> None:
+        chain, engine = self.node.chain, self.engine
+        if self.wal is not None:
+            self.wal.restore(engine, chain.height)
+        elif self.spec.type == "solo":
+            engine.height = chain.height
+            if engine.is_proposer:
+                engine.log = [chain.get_block(h).to_bytes() for h in range(1, chain.height + 1)]
+
+    async def stop(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        if self._worker:
+            self._worker.cancel()
+        if self.wal:
+            self.wal.close()
+        self.finality.close()
+
+    # -- events in ---------------------------------------------------------------------------
+    def on_peer_message(self, peer: Peer, message: ConsensusMsg) -> None:
+        try:
+            engine_message = decode_engine_message(message.payload)
+        except ConsensusError as exc:
+            self.bad_messages += 1
+            log.warning("bad consensus message from %s: %s", peer, exc)
+            peer.misbehaving(BAD_MESSAGE_SCORE, f"bad consensus message: {exc}")
+            return
+        if not peer.name:
+            return
+        self._run(self.engine.on_message(peer.name, engine_message, time.time()))
+
+    def submit_transaction(self, tx: Transaction) -> None:
+        """A transaction this node accepted from a client: Raft orders it; the other engines
+        take transactions from the proposer's mempool (relayed there by ``inv``)."""
+        if self.spec.type == "raft":
+            self._run(self.engine.submit(tx.to_bytes(), time.time()))
+
+    def _fire(self, name: str) -> None:
+        self.timers.pop(name, None)
+        self._run(self.engine.on_timer(name, time.time()))
+
+    # -- outputs -----------------------------------------------------------------------------
+    def _run(self, outputs: list) -> None:
+        if self.wal is not None:
+            self.wal.save(self.engine)           # stable storage before any message leaves
+        for out in outputs:
+            if isinstance(out, (Send, Broadcast)):
+                self._send(out)
+            elif isinstance(out, SetTimer):
+                old = self.timers.pop(out.name, None)
+                if old:
+                    old.cancel()
+                self.timers[out.name] = self.loop.call_later(max(out.delay, 0.0), self._fire, out.name)
+            elif isinstance(out, CancelTimer):
+                old = self.timers.pop(out.name, None)
+                if old:
+                    old.cancel()
+            elif isinstance(out, Commit):
+                self._queue.put_nowait(out)
+            elif isinstance(out, Misbehaviour):
+                log.warning("consensus: %s misbehaves: %s", out.peer, out.reason)
+                for peer in self._peers(out.peer):
+                    peer.misbehaving(BAD_MESSAGE_SCORE, out.reason)
+
+    def _peers(self, name: str | None = None) -> list[Peer]:
+        return [p for p in self.node.p2p.ready_peers()
+                if p.name and p.name != self.node.name and (name is None or p.name == name)]
+
+    def _send(self, out: Send | Broadcast) -> None:
+        message = ConsensusMsg(encode_engine_message(out.message))
+        targets = self._peers(out.to if isinstance(out, Send) else None)
+        for peer in targets[:1] if isinstance(out, Send) else targets:
+            task = self.loop.create_task(peer.send(message))
+            self.node._background.add(task)
+            task.add_done_callback(self.node._background.discard)
+
+    async def _apply_commits(self) -> None:
+        """Commits in order, one at a time (each may await the node's relay of the update)."""
+        while True:
+            commit = await self._queue.get()
+            try:
+                update = self._apply(commit)
+            except (LabchainError, ValueError) as exc:
+                self.commit_failures += 1
+                log.error("consensus: committed value at height %d cannot be applied: %s",
+                          commit.height, exc)
+                continue
+            if update is not None:
+                log.info("final block %s height %d (%s)", update.connected[-1].hash_in(self.node.suite).hex()[:16]
+                         if update.connected else "?", self.node.chain.height, self.spec.type)
+                await self.node.after_update(update)
+
+    def _apply(self, commit: Commit):
+        chain = self.node.chain
+        if self.spec.type == "raft":
+            if commit.height <= chain.height:
+                return None                           # already a block here (restart, re-emit)
+            from labchain.consensus.raft import batch_commands
+
+            txs = []
+            for command in batch_commands(commit.value):
+                try:
+                    txs.append(Transaction.from_bytes(command))
+                except (EncodingError, ValueError):
+                    continue                          # not a transaction: left out everywhere
+            block, dropped = build_block(chain, txs, self._reward_address())
+            if dropped:
+                log.info("raft entry %d: %d command(s) left out (invalid or over capacity)",
+                         commit.height, dropped)
+        else:
+            block = Block.from_bytes(commit.value)
+        return self.finality.append(commit.height, block, commit.certificate)
+
+    def _reward_address(self):
+        """Raft blocks are built by every node alike: the coinbase pays the first account."""
+        if self._raft_reward is None:
+            from labchain.node.accounts import Accounts
+
+            self._raft_reward = Accounts(self.node.params, 0).reward_address
+        return self._raft_reward
+
+    # -- views -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        body = dict(self.engine.status())
+        body.update(type=self.spec.type, node=self.node.name, height=self.node.chain.height,
+                    validators=list(self.spec.validators), bad_messages=self.bad_messages,
+                    commit_failures=self.commit_failures,
+                    connected=sorted(p.name for p in self._peers()))
+        return body
+
+
+__all__ = ["ConsensusDriver", "ConsensusMsg", "FinalityError", "NodeApplication", "RaftWal"]
