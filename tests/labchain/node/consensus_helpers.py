@@ -30,7 +30,7 @@ def heights(tn, indexes) -> list[int]:
 
 
 def hashes_by_height(node, top: int) -> list[str]:
-    return [node.rpc.getblock(h)["hash"] for h in range(0, top + 1)]
+    return [node.rpc.getblock(h)["header"]["hash"] for h in range(0, top + 1)]
 
 
 def wait_all_at_least(tn, indexes, height: int, timeout: float = DEADLINE) -> None:
