@@ -1,4 +1,4 @@
-"""``labchain hub up|status|down|passwd``: the class server from the command line (docs/hub.md).
+"""``labchain hub up|status|down|passwd|lti-jwks``: the class server from the command line (docs/hub.md).
 
 Exit codes: 0 done; 1 an error (the sentence says which key, port or image) or, for `status`, the
 hub not running; 2 a usage error, as every labchain command.
@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     passwd.add_argument("student", help="the student id (their hub user name)")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     passwd.set_defaults(func=_cmd_passwd)
+    jwks = sub.add_parser("lti-jwks", parents=[common],
+                          help="print the tool's public key (JWKS) to register in the LMS (lti13)")
+    jwks.set_defaults(func=_cmd_lti_jwks)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
@@ -92,4 +95,13 @@ def _cmd_passwd(args) -> int:
             raise HubError("the two passwords differ; nothing changed", None)
     set_password(_state(args), args.student, password)
     print(f"password of {args.student} set")
+    return 0
+
+
+def _cmd_lti_jwks(args) -> int:
+    import json
+
+    from labchain.deploy.hub.lti import tool_jwks
+
+    print(json.dumps(tool_jwks(_state(args)), indent=1))
     return 0

@@ -64,8 +64,16 @@ def configure(c: Any, body: dict[str, Any], python: str) -> HubSettings:
     if settings.authenticator == "local":
         c.JupyterHub.authenticator_class = authenticator_class()
         c.Authenticator.state_dir = str(state)
-    else:  # pragma: no cover - LTI 1.3 comes with the LMS part of issue #14
-        raise NotImplementedError("authenticator lti13 is not available yet (docs/hub.md)")
+    else:  # lti13: launches from the LMS (labchain.deploy.hub.lti)
+        from labchain.deploy.hub.lti import authenticator_class as lti_authenticator
+
+        c.JupyterHub.authenticator_class = lti_authenticator()
+        c.Authenticator.state_dir = str(state)
+        c.LTI13Authenticator.issuer = settings.lti["issuer"]
+        c.LTI13Authenticator.client_id = {settings.lti["client_id"]}
+        c.LTI13Authenticator.authorize_url = settings.lti["authorize_url"]
+        c.LTI13Authenticator.jwks_endpoint = settings.lti["jwks_endpoint"]
+        c.LTI13Authenticator.username_key = "sub"   # hashed by the authenticator, never shown raw
     c.Authenticator.allow_all = True
     c.Authenticator.admin_users = set(settings.admin_users)
 

@@ -28,7 +28,7 @@ from labchain.deploy.hub.settings import HubError, HubSettings, read_state_setti
 from labchain.testnet import docker as backend
 
 CONFIG_FILE = Path(__file__).resolve().parent / "jupyterhub_config.py"
-SECRETS = ("proxy-token", "admin-token", "cookie-secret")
+SECRETS = ("proxy-token", "admin-token", "cookie-secret", "lti-salt")  # lti-salt: hashed LTI ids
 
 Log = Callable[[str], None]
 
@@ -113,6 +113,10 @@ def _prepare_state(settings: HubSettings) -> None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_hex(32) + "\n")
+    if settings.authenticator == "lti13":
+        from labchain.deploy.hub.lti import ensure_tool_key
+
+        ensure_tool_key(state)      # the tool's private key: grade passback signs with it
     tmp = settings.settings_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(settings.to_json(), indent=1), encoding="utf-8")
     os.replace(tmp, settings.settings_file)

@@ -67,7 +67,8 @@ class HubSettings:
     mem_limit: str = "1536M"              # K, M, G suffixes (JupyterHub's ByteSpecification)
     cpu_limit: float = 1.0
     pids_limit: int = 256
-    #: LTI 1.3 (authenticator: lti13): the platform's issuer, client id, endpoints
+    #: LTI 1.3 (authenticator: lti13): the platform's issuer, client_id, authorize_url,
+    #: jwks_endpoint, and token_url for grade passback (labchain.deploy.hub.lti)
     lti: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +103,10 @@ class HubSettings:
         if not isinstance(self.image, str) or not self.image:
             raise HubConfigError("hub setting image must name a Docker image", self.image)
         object.__setattr__(self, "admin_users", tuple(self.admin_users))
+        if self.authenticator == "lti13":
+            from labchain.deploy.hub.lti import check_lti_settings
+
+            check_lti_settings(self.lti)
 
     # --- derived ------------------------------------------------------------------------
     @property
