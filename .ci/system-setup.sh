@@ -43,6 +43,9 @@ fi
 if ! [ -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+if ! fc-list 2>/dev/null | grep -qi "wqy\|cjk"; then  # Chinese glyphs for the zh-CN screenshots
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-wqy-microhei >/dev/null
+fi
 # --- configurable-http-proxy (npm) for the class server tests (tests/labchain/deploy/hub,
 # docs/hub.md): JupyterHub's proxy, run as its own process by `labchain hub up`.
 if ! command -v configurable-http-proxy >/dev/null; then

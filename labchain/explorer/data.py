@@ -79,6 +79,7 @@ class NodeState:
     peers: list[dict] = field(default_factory=list)
     mining: str | None = None
     network: str | None = None
+    place: str = ""          # "main" (the reference tip), "behind" (an older main block), "side"
 
 
 class NodeSource:
@@ -160,9 +161,16 @@ class Network:
         reference = max(up, key=lambda s: (s.chainwork, -s.index)) if up else None
         snap = Snapshot(states, reference, time.time())
         if reference is not None:
+            for s in up:
+                if s.tip == reference.tip:
+                    s.place = "main"
+                elif s.height <= reference.height and self._main_hash(s.height, snap) == s.tip:
+                    s.place = "behind"   # still syncing along the main chain: not a fork
+                else:
+                    s.place = "side"
             with self._lock:
                 for s in up:
-                    if s.tip != reference.tip:
+                    if s.place == "side":
                         self._tips.setdefault(s.tip, set()).add(s.index)
                         self._tips.move_to_end(s.tip)
                 while len(self._tips) > MAX_TIPS:

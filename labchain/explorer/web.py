@@ -321,7 +321,7 @@ class ConsoleTokenError(data.ExplorerError, PermissionError):
 
 
 # -- drawings (SVG coordinates computed here, drawn by the templates) ------------------------
-BOX_W, BOX_H, GAP_X, ROW_H = 96, 40, 28, 64
+BOX_W, BOX_H, GAP_X, ROW_H = 96, 52, 28, 76
 
 
 def fork_drawing(tree: dict) -> dict:

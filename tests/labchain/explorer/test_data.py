@@ -111,3 +111,15 @@ def test_a_node_that_is_down_is_reported_down_and_the_others_still_answer(tmp_pa
         assert snap.reference is None
         with pytest.raises(data.NetworkDownError):
             network.block(1, snap)
+
+
+def test_a_node_behind_on_the_main_chain_is_behind_not_a_fork(tmp_path):
+    with Testnet.start(nodes=2, dir=tmp_path / "net") as net:
+        net.partition([0], [1])
+        net.nodes[0].rpc.generate(2)
+        network = Network.from_testnet("t", net)
+        snap = network.snapshot()
+        assert [s.place for s in snap.nodes] == ["main", "behind"]
+        assert network.fork_tree(snap)["branches"] == []
+        net.nodes[1].rpc.generate(1)
+        assert [s.place for s in network.snapshot().nodes] == ["main", "side"]
