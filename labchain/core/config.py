@@ -22,8 +22,12 @@ Decisions
   tests/labchain/node/test_node_startup_imports.py). ``tests/labchain/test_config.py``
   fails if the two differ.
 
-Simplifications versus ChainMaker: no ``sequence``/on-chain config updates, no
-``trust_roots``/``resource_policies`` (permissioned chains come with later issues).
+An optional ``identity:`` section (ChainMaker ``auth_type`` + ``trust_roots``) makes a
+permissioned chain whose node links authenticate (labchain/node/identity.py,
+docs/identity.md "Node links"); without it the chain is ``public``.
+
+Simplifications versus ChainMaker: no ``sequence``/on-chain config updates in this file, no
+``resource_policies`` (labchain/identity/governance.py holds them).
 """
 from __future__ import annotations
 
@@ -33,11 +37,10 @@ from typing import Any
 
 from labchain.core.errors import ConfigError
 from labchain.core.params import Params
-from labchain.consensus.registry import ENGINE_SETTINGS, ENGINE_TYPES, ConsensusSpec
 
 PRESET_DIR = Path(__file__).resolve().parent / "chains"
 LEDGER_MODELS = ("utxo",)
-CONSENSUS_ENGINES = ("pow",) + ENGINE_TYPES  # engines: labchain/consensus/registry.py
+CONSENSUS_ENGINES = ("pow",)
 HASHES = ("SHA256", "SM3")
 SIGNATURES = ("ECDSA_P256", "SM2")
 #: the (hash, signature) pairs a suite implements: p256-sha256 and sm2-sm3 (ChainMaker, too,
@@ -76,6 +79,17 @@ class ChainConfig:
     consensus: str      # "pow"
     params: Params      # the engine's and the ledger's numbers, with Bitcoin's names
     source: str         # the preset name or the file it was read from
+    identity: IdentityConfig | None = None   # the ``identity:`` section; None: a public chain
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConfig:
+    """The ``identity:`` section: the member store its trust roots and keys make, the
+    ``cryptogen`` template a testnet generates certificates from, and per-node identity folders."""
+
+    store: Any                          # labchain.identity.MemberStore
+    template: dict | None = None        # a labchain.identity.cryptogen template (testnets)
+    node_identities: tuple[str, ...] = ()  # node INDEX -> its --identity folder (testnets)
 
 
 def preset_names() -> list[str]:
@@ -105,11 +119,11 @@ def load_config(name_or_path: str | Path) -> ChainConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read chain configuration {path}: {exc}", str(path)) from None
     source = str(name_or_path) if path.parent == PRESET_DIR else str(path)
-    return parse_config(text, source)
+    return parse_config(text, source, path.parent)
 
 
-def parse_config(text: str, source: str = "<text>") -> ChainConfig:
-    """Check a chain configuration given as YAML text."""
+def parse_config(text: str, source: str = "<text>", base: Path | None = None) -> ChainConfig:
+    """Check a chain configuration given as YAML text (``base``: where relative paths start)."""
     import yaml  # imported here: a node without --config never loads PyYAML
 
     try:
@@ -119,6 +133,7 @@ def parse_config(text: str, source: str = "<text>") -> ChainConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must be a mapping of keys (chain_id, crypto, ...), "
                           f"got {type(data).__name__}", source)
+    identity_section = data.pop("identity", None)
     _check_keys(data, "", _TOP, source)
     chain_id = data["chain_id"]
     if not isinstance(chain_id, str) or not chain_id or len(chain_id.encode()) > 32 \
@@ -130,13 +145,9 @@ def parse_config(text: str, source: str = "<text>") -> ChainConfig:
         raise ConfigError(f"{source}: consensus must be a mapping of keys, got {consensus!r}", consensus)
     if consensus.get("type") not in CONSENSUS_ENGINES:
         raise _not_allowed("consensus.type", consensus.get("type"), CONSENSUS_ENGINES, source)
-    engine_chain = consensus["type"] != "pow"   # a message-passing engine: no consensus.pow section
-    _check_keys(consensus, "consensus.", ("type", consensus["type"]) + (("validators",) * engine_chain), source)
+    _check_keys(consensus, "consensus.", ("type", consensus["type"]), source)
     fields: dict[str, Any] = {"name": chain_id}
-    values = {section: _section(data, section, source) for section in _SCHEMA
-              if not (engine_chain and section == "consensus.pow")}
-    if engine_chain:
-        values["consensus.pow"] = dict(ENGINE_CHAIN_POW)
+    values = {section: _section(data, section, source) for section in _SCHEMA}
     for section, keys in _SCHEMA.items():
         for key, (kind, low, field) in keys.items():
             value = values[section][key]
@@ -158,10 +169,77 @@ def parse_config(text: str, source: str = "<text>") -> ChainConfig:
         raise ConfigError(f"{source}: genesis.accounts fund {fields['funded_accounts']} x "
                           f"{fields['account_balance']} base units, more than ledger.max_money "
                           f"({fields['max_money']})", None)
+    identity = None if identity_section is None else _identity(identity_section, suite, source, base)
     return ChainConfig(chain_id=chain_id, suite=suite, ledger="utxo", consensus=engine,
-                       params=Params(**fields, suite=suite,
-                                     consensus=_engine_spec(consensus, source) if engine_chain else None),
-                       source=source)
+                       params=Params(**fields, suite=suite), source=source,
+                       identity=identity)
+
+
+
+_IDENTITY_KEYS = ("mode", "trust_roots", "keys", "cryptogen", "node_identities")
+
+
+def _identity(section: Any, suite: str, source: str, base: Path | None) -> IdentityConfig:
+    """The ``identity:`` section -> an :class:`IdentityConfig` (trust roots as PEM paths
+    relative to the file, or inline PEM text; keys as hex).
+
+    ChainMaker names: ``mode`` is ``auth_type``; ``trust_roots[{org_id, root[]}]`` as in bc.yml;
+    ``keys`` are the public keys admins register in ``permissionedWithKey`` mode."""
+    from labchain.identity import MODES, Certificate, IdentityError, MemberOp, MemberStore
+    from labchain.identity.members import PUBKEY_ADD, TRUST_ROOT_ADD
+
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: identity must be a mapping of keys (mode, trust_roots, keys), "
+                          f"got {section!r}", section)
+    for key in section:
+        if key not in _IDENTITY_KEYS:
+            raise ConfigError(f"{source}: unknown key 'identity.{key}'; the keys allowed there are "
+                              f"{', '.join(_IDENTITY_KEYS)}", key)
+    mode = section.get("mode")
+    if mode not in MODES:
+        raise _not_allowed("identity.mode", mode, MODES, source)
+    where = base or Path.cwd()
+
+    def pem(item: Any, key: str) -> str:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{source}: {key} must be a PEM file path or PEM text, got {item!r}", item)
+        if "-----BEGIN" in item:
+            return item
+        path = Path(item) if Path(item).is_absolute() else where / item
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: {key}: cannot read {path}: {exc}", str(path)) from None
+
+    roots = []
+    for i, entry in enumerate(section.get("trust_roots") or ()):
+        if not isinstance(entry, dict) or set(entry) != {"org_id", "root"} or not isinstance(entry["root"], list):
+            raise ConfigError(f"{source}: identity.trust_roots[{i}] must be {{org_id: ORG, root: [PEM path or "
+                              f"text, ...]}}, got {entry!r}", entry)
+        roots += [(str(entry["org_id"]), pem(r, f"identity.trust_roots[{i}].root[{k}]"))
+                  for k, r in enumerate(entry["root"])]
+    keys = section.get("keys") or ()
+    for i, entry in enumerate(keys):
+        if not isinstance(entry, dict) or set(entry) != {"org_id", "role", "public_key"}:
+            raise ConfigError(f"{source}: identity.keys[{i}] must be {{org_id, role, public_key (hex)}}, "
+                              f"got {entry!r}", entry)
+    try:
+        store = MemberStore(mode, suite)
+        for org, text in roots:
+            store = store.apply(MemberOp(TRUST_ROOT_ADD, org, Certificate.load(text).der))
+        for entry in keys:
+            store = store.apply(MemberOp(PUBKEY_ADD, str(entry["org_id"]), bytes.fromhex(str(entry["public_key"])),
+                                         role=str(entry["role"])))
+    except (IdentityError, ValueError) as exc:
+        raise ConfigError(f"{source}: identity: {exc}", section) from None
+    template = section.get("cryptogen")
+    if template is not None and not isinstance(template, dict):
+        raise ConfigError(f"{source}: identity.cryptogen must be a certs template mapping, got {template!r}",
+                          template)
+    folders = section.get("node_identities") or []
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise ConfigError(f"{source}: identity.node_identities must be a list of folder paths", folders)
+    return IdentityConfig(store, template, tuple(f if Path(f).is_absolute() else str(where / f) for f in folders))
 
 
 def _section(data: dict, dotted: str, source: str) -> dict:
@@ -227,43 +305,3 @@ def chain_params(name_or_path: str | Path) -> Params:
     if str(name_or_path) in NETWORKS:
         return NETWORKS[str(name_or_path)]
     return load_config(name_or_path).params
-
-
-#: proof-of-work numbers of a chain sealed by an engine (solo, raft, pbft, tbft): regtest's
-#: trivial target (half of all hashes meet it, the sealer tries about two nonces) so the block
-#: and header encoding and checks stay those of the PoW chain; no retargeting; the coinbase
-#: pays regtest's subsidy to the block's sealer (docs/consensus-nodes.md)
-ENGINE_CHAIN_POW = {"block_time": 1, "retarget_interval": 150, "retarget_clamp": 4,
-                    "pow_limit_bits": 0x21008000, "initial_bits": 0x21008000, "no_retargeting": True,
-                    "initial_reward": 5_000_000_000, "halving_interval": 150}
-
-
-def _engine_spec(consensus: dict, source: str) -> ConsensusSpec:
-    """``consensus: {type, validators, <type>: {block_interval, block_tx_capacity, ...}}``."""
-    engine = consensus["type"]
-    validators = consensus["validators"]
-    if (not isinstance(validators, list) or not validators
-            or not all(isinstance(v, str) and v for v in validators) or len(set(validators)) != len(validators)):
-        raise ConfigError(f"{source}: consensus.validators is {validators!r}, but it must be a list of "
-                          "distinct node names (e.g. [node0, node1, node2])", validators)
-    section = consensus[engine]
-    where = f"consensus.{engine}"
-    if not isinstance(section, dict):
-        raise ConfigError(f"{source}: {where} must be a mapping of keys, got {section!r}", section)
-    own = ENGINE_SETTINGS[engine]
-    _check_keys(section, where + ".", ("block_interval", "block_tx_capacity") + tuple(own), source)
-    kinds = {"block_interval": (float, 0.01), "block_tx_capacity": (int, 1), **own}
-    checked: dict[str, float | int] = {}
-    for key, (kind, low) in kinds.items():
-        value = section[key]
-        ok = type(value) is int if kind is int else type(value) in (int, float)
-        if not ok or value < low:
-            what = "an integer" if kind is int else "a number of seconds"
-            raise ConfigError(f"{source}: {where}.{key} is {value!r}, but it must be {what} of at "
-                              f"least {low}", value)
-        checked[key] = kind(value)
-    if engine == "raft" and checked["election_tick"] <= checked["heartbeat_tick"]:
-        raise ConfigError(f"{source}: {where}.election_tick is {checked['election_tick']}, but it must "
-                          f"be larger than heartbeat_tick ({checked['heartbeat_tick']})", checked)
-    return ConsensusSpec(engine, tuple(validators), float(checked.pop("block_interval")),
-                         int(checked.pop("block_tx_capacity")), tuple(sorted(checked.items())))

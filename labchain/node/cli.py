@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="", help="name shown to peers (default nodeINDEX)")
     p.add_argument("--parent-pid", type=int, default=None,
                    help="exit when this process dies (testnets use it so nodes never outlive them)")
+    p.add_argument("--identity", type=Path, default=None, metavar="FOLDER",
+                   help="permissioned chains: this node's folder from `labchain certs generate` "
+                        "(<name>.sign.key and .sign.crt; docs/identity.md, 'Node links')")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO or WARNING (default INFO)")
     p.set_defaults(func=run)
 
@@ -52,12 +55,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from labchain.node.node import NodeConfig, parse_mining, run_node
     from labchain.node.process import LOG_FILE
-    from labchain.core.config import chain_params, parse_config
+    from labchain.core.config import chain_params, load_config, parse_config
+    from labchain.core.params import NETWORKS
 
     try:
         parse_mining(args.mining)
-        params = (parse_config(args.config_text, "--config-text").params if args.config_text
-                  else chain_params(args.params))
+        chain = (parse_config(args.config_text, "--config-text") if args.config_text
+                 else None if args.params in NETWORKS else load_config(args.params))
+        params = chain.params if chain else chain_params(args.params)
+        if chain is not None and chain.identity is not None:
+            from labchain.node.identity import node_identity
+
+            identity = node_identity(chain.identity, args.identity, args.node_index)
+        else:
+            identity = None
     except (ValueError, LabchainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -66,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     config = NodeConfig(
         datadir=args.datadir, params=params, p2p_host=args.p2p_host, p2p_port=args.p2p_port,
         rpc_host=args.rpc_host, rpc_port=args.rpc_port, peers=list(args.peer), mining=args.mining,
-        node_index=args.node_index, parent_pid=args.parent_pid, name=args.name,
+        node_index=args.node_index, parent_pid=args.parent_pid, name=args.name, identity=identity,
     )
     if args.max_peers is not None:
         config.max_peers = args.max_peers

@@ -177,9 +177,30 @@ class Reject(Record):
     ENCODING = (("reason", VarBytes(256)),)
 
 
+@dataclass(frozen=True, slots=True)
+class AuthHello(Record):
+    """Permissioned chains only, right after ``version``: "prove who you are by signing this"."""
+
+    COMMAND: ClassVar[bytes] = b"authhello"
+    nonce: bytes          # 32 fresh random bytes; the peer signs them (labchain/node/identity.py)
+    ENCODING = (("nonce", FixedBytes(32)),)
+
+
+@dataclass(frozen=True, slots=True)
+class Auth(Record):
+    """The answer to :class:`AuthHello`: a certificate (DER) or registered public key, and a
+    signature over the peer's nonce, the chain id and the genesis hash."""
+
+    COMMAND: ClassVar[bytes] = b"auth"
+    credential: bytes
+    signature: bytes
+    ENCODING = (("credential", VarBytes(16 * 1024)), ("signature", VarBytes(128)))
+
+
 MESSAGE_TYPES: dict[bytes, type[Record]] = {
     cls.COMMAND: cls
-    for cls in (Version, Verack, Ping, Pong, Inv, GetData, NotFound, GetBlocks, BlockMsg, TxMsg, Reject)
+    for cls in (Version, Verack, Ping, Pong, Inv, GetData, NotFound, GetBlocks, BlockMsg, TxMsg, Reject,
+                AuthHello, Auth)
 }
 
 

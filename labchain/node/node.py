@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labchain.core import errors
 from labchain.block import Block
@@ -144,6 +144,7 @@ class NodeConfig:
     parent_pid: int | None = None   # exit when this process dies
     name: str = ""
     max_peers: int = MAX_PEERS
+    identity: Any = None            # a labchain.node.identity.NodeIdentity on permissioned chains
 
 
 def parse_mining(text: str) -> tuple[str, float]:
@@ -185,6 +186,8 @@ class Node:
         self.rpc = RpcServer(build_methods(self), config.rpc_host, config.rpc_port)
         self.metrics = NodeMetrics(self)  # counted here, served at GET /metrics by the RPC server
         self.rpc.metrics = self.p2p.metrics = self.metrics
+        if config.identity is not None:  # permissioned chain: authenticated links (node/identity.py)
+            config.identity.attach(self)
         self.snapshots: dict[int, tuple[bytes, list[Transaction]]] = {}
         self._next_snapshot = 1
         self._stopping: asyncio.Event | None = None

@@ -40,6 +40,8 @@ from typing import Protocol
 from labchain.core.encoding import Record
 from labchain.node.messages import (
     LENGTH,
+    Auth,
+    AuthHello,
     PROTOCOL_VERSION,
     Ping,
     Pong,
@@ -103,10 +105,14 @@ class Peer:
     waiting_since: float = 0.0                    # monotonic time of its last delivery or first request
     sync_last: bytes | None = None
     asked_at_tip: bytes | None = None              # our tip when we last sent it getblocks
+    # permissioned chains (labchain/node/identity.py): our nonce for it, what its auth proved
+    auth_nonce: bytes | None = None
+    identity: object = None                        # a labchain.identity.Identity once verified
 
     @property
     def ready(self) -> bool:
-        return self.version is not None and self.got_verack and not self.closed
+        return (self.version is not None and self.got_verack and not self.closed
+                and (self.network.auth is None or self.identity is not None))
 
     @property
     def name(self) -> str:
@@ -175,6 +181,7 @@ class Peer:
             "bytes_received": self.bytes_received,
             "ping_ms": None if self.ping_ms is None else round(self.ping_ms, 3),
             "connected_seconds": int(time.time() - self.connected_at),
+            **(self.network.auth.peer_fields(self) if self.network.auth is not None else {}),
         }
 
 
@@ -182,6 +189,7 @@ class P2PNetwork:
     """The listening socket, every peer connection, and the reconnect loop."""
 
     metrics = None   # a labchain.node.metrics.NodeMetrics, set by the node: bytes per command
+    auth = None      # a labchain.node.identity.LinkAuth on permissioned chains (None: public)
 
     def __init__(self, handler: MessageHandler, host: str = "127.0.0.1", port: int = 0,
                  max_peers: int = MAX_PEERS) -> None:
@@ -283,6 +291,8 @@ class P2PNetwork:
         log.info("connected %s", peer)
         try:
             await peer.send(self.handler.version_message(peer))
+            if self.auth is not None:
+                await self.auth.hello(peer)
             await asyncio.wait_for(self._handshake(peer), HANDSHAKE_SECONDS)
             if peer.closed:
                 return
@@ -328,6 +338,8 @@ class P2PNetwork:
                 peer.got_verack = True
             elif isinstance(message, Reject):
                 peer.close(f"peer refused us: {message.reason.decode('utf-8', 'replace')}")
+            elif isinstance(message, (AuthHello, Auth)) and self.auth is not None:
+                await self.auth.on_message(peer, message)
             else:
                 peer.misbehaving(10, f"sent {type(message).COMMAND.decode()} before the handshake")
 
@@ -371,7 +383,7 @@ class P2PNetwork:
                 peer.ping_ms = (time.monotonic() - peer.ping_sent_at) * 1000
                 peer.ping_nonce = None
             peer.last_pong = time.monotonic()
-        elif isinstance(message, (Version, Verack)):
+        elif isinstance(message, (Version, Verack, AuthHello, Auth)):
             peer.misbehaving(10, f"sent {type(message).COMMAND.decode()} after the handshake")
         elif isinstance(message, Reject):
             log.info("%s says: %s", peer, message.reason.decode("utf-8", "replace"))
