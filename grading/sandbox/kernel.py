@@ -14,7 +14,7 @@ import os
 import signal
 import time
 from queue import Empty
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import zmq
 import zmq.asyncio
@@ -27,8 +27,15 @@ from nbclient.util import run_hook
 
 from grading.sandbox import guard
 
-if TYPE_CHECKING:
-    from grading.sandbox.worker import Worker
+
+
+class KernelHost(Protocol):
+    """What the provisioner needs from the process that owns the zygote (the sandbox worker):
+    a narrow interface, so this module does not import ``worker`` (which imports this one)."""
+
+    def spawn_kernel(self, scratch: str, driver_connection_file: str) -> int: ...
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]: ...
 
 SIGNAL_WORDS = {"SIGSEGV": "a segmentation fault", "SIGABRT": "an abort (fatal error in C code)",
                 "SIGKILL": "SIGKILL (killed by a limit or by the grader)",
@@ -39,7 +46,7 @@ SIGNAL_WORDS = {"SIGSEGV": "a segmentation fault", "SIGABRT": "an abort (fatal e
 class ZygoteProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     """Launches the kernel by asking the worker's zygote to fork one."""
 
-    worker: "Worker"
+    worker: KernelHost
     scratch: str
     _running: bool = False
     last_status: dict[str, Any] | None = None
@@ -101,7 +108,7 @@ class ZygoteProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         return 0.5   # nothing to save in a grading kernel; do not wait 5 s for it
 
 
-def kernel_manager(worker: "Worker", scratch: str) -> AsyncKernelManager:
+def kernel_manager(worker: KernelHost, scratch: str) -> AsyncKernelManager:
     """A kernel manager whose kernel talks over unix sockets inside ``scratch``."""
     km = AsyncKernelManager(transport="ipc", ip=os.path.join(scratch, "kernel"),
                             connection_file=os.path.join(scratch, "driver.json"),
