@@ -37,10 +37,11 @@ from typing import Any
 
 from labchain.core.errors import ConfigError
 from labchain.core.params import Params
+from labchain.consensus.registry import ENGINE_SETTINGS, ENGINE_TYPES, ConsensusSpec
 
 PRESET_DIR = Path(__file__).resolve().parent / "chains"
 LEDGER_MODELS = ("utxo",)
-CONSENSUS_ENGINES = ("pow",)
+CONSENSUS_ENGINES = ("pow",) + ENGINE_TYPES  # engines: labchain/consensus/registry.py
 HASHES = ("SHA256", "SM3")
 SIGNATURES = ("ECDSA_P256", "SM2")
 #: the (hash, signature) pairs a suite implements: p256-sha256 and sm2-sm3 (ChainMaker, too,
@@ -145,9 +146,13 @@ def parse_config(text: str, source: str = "<text>", base: Path | None = None) ->
         raise ConfigError(f"{source}: consensus must be a mapping of keys, got {consensus!r}", consensus)
     if consensus.get("type") not in CONSENSUS_ENGINES:
         raise _not_allowed("consensus.type", consensus.get("type"), CONSENSUS_ENGINES, source)
-    _check_keys(consensus, "consensus.", ("type", consensus["type"]), source)
+    engine_chain = consensus["type"] != "pow"   # a message-passing engine: no consensus.pow section
+    _check_keys(consensus, "consensus.", ("type", consensus["type"]) + (("validators",) * engine_chain), source)
     fields: dict[str, Any] = {"name": chain_id}
-    values = {section: _section(data, section, source) for section in _SCHEMA}
+    values = {section: _section(data, section, source) for section in _SCHEMA
+              if not (engine_chain and section == "consensus.pow")}
+    if engine_chain:
+        values["consensus.pow"] = dict(ENGINE_CHAIN_POW)
     for section, keys in _SCHEMA.items():
         for key, (kind, low, field) in keys.items():
             value = values[section][key]
@@ -171,7 +176,8 @@ def parse_config(text: str, source: str = "<text>", base: Path | None = None) ->
                           f"({fields['max_money']})", None)
     identity = None if identity_section is None else _identity(identity_section, suite, source, base)
     return ChainConfig(chain_id=chain_id, suite=suite, ledger="utxo", consensus=engine,
-                       params=Params(**fields, suite=suite), source=source,
+                       params=Params(**fields, suite=suite,
+                                     consensus=_engine_spec(consensus, source) if engine_chain else None), source=source,
                        identity=identity)
 
 
@@ -305,3 +311,43 @@ def chain_params(name_or_path: str | Path) -> Params:
     if str(name_or_path) in NETWORKS:
         return NETWORKS[str(name_or_path)]
     return load_config(name_or_path).params
+
+
+#: proof-of-work numbers of a chain sealed by an engine (solo, raft, pbft, tbft): regtest's
+#: trivial target (half of all hashes meet it, the sealer tries about two nonces) so the block
+#: and header encoding and checks stay those of the PoW chain; no retargeting; the coinbase
+#: pays regtest's subsidy to the block's sealer (docs/consensus-nodes.md)
+ENGINE_CHAIN_POW = {"block_time": 1, "retarget_interval": 150, "retarget_clamp": 4,
+                    "pow_limit_bits": 0x21008000, "initial_bits": 0x21008000, "no_retargeting": True,
+                    "initial_reward": 5_000_000_000, "halving_interval": 150}
+
+
+def _engine_spec(consensus: dict, source: str) -> ConsensusSpec:
+    """``consensus: {type, validators, <type>: {block_interval, block_tx_capacity, ...}}``."""
+    engine = consensus["type"]
+    validators = consensus["validators"]
+    if (not isinstance(validators, list) or not validators
+            or not all(isinstance(v, str) and v for v in validators) or len(set(validators)) != len(validators)):
+        raise ConfigError(f"{source}: consensus.validators is {validators!r}, but it must be a list of "
+                          "distinct node names (e.g. [node0, node1, node2])", validators)
+    section = consensus[engine]
+    where = f"consensus.{engine}"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: {where} must be a mapping of keys, got {section!r}", section)
+    own = ENGINE_SETTINGS[engine]
+    _check_keys(section, where + ".", ("block_interval", "block_tx_capacity") + tuple(own), source)
+    kinds = {"block_interval": (float, 0.01), "block_tx_capacity": (int, 1), **own}
+    checked: dict[str, float | int] = {}
+    for key, (kind, low) in kinds.items():
+        value = section[key]
+        ok = type(value) is int if kind is int else type(value) in (int, float)
+        if not ok or value < low:
+            what = "an integer" if kind is int else "a number of seconds"
+            raise ConfigError(f"{source}: {where}.{key} is {value!r}, but it must be {what} of at "
+                              f"least {low}", value)
+        checked[key] = kind(value)
+    if engine == "raft" and checked["election_tick"] <= checked["heartbeat_tick"]:
+        raise ConfigError(f"{source}: {where}.election_tick is {checked['election_tick']}, but it must "
+                          f"be larger than heartbeat_tick ({checked['heartbeat_tick']})", checked)
+    return ConsensusSpec(engine, tuple(validators), float(checked.pop("block_interval")),
+                         int(checked.pop("block_tx_capacity")), tuple(sorted(checked.items())))

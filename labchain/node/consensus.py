@@ -124,6 +124,7 @@ class RaftWal:
         self.file = open(path, "ab")
         if good < self.file.tell():                  # a torn last record (crash mid-write)
             self.file.truncate(good)
+            self.file.seek(good)
         self._saved_state = (self.term, self.voted_for)
         self._saved_log: list[Any] = []
 

@@ -1,5 +1,6 @@
 """Chain configuration files (labchain/core/config.py): the shipped presets and every bad-config message."""
 import copy
+import re
 import subprocess
 import sys
 
@@ -58,7 +59,7 @@ DELETE = object()
     ("crypto.hash", "MD5", r"crypto.hash is 'MD5'; allowed: SHA256, SM3"),
     ("crypto.signature", "RSA", r"crypto.signature is 'RSA'; allowed: ECDSA_P256, SM2"),
     ("ledger.model", "account", r"ledger.model is 'account'; allowed: utxo"),
-    ("consensus.type", "tbft", r"consensus.type is 'tbft'; allowed: pow"),
+    ("consensus.type", "paxos", r"consensus.type is 'paxos'; allowed: pow, solo, raft, pbft, tbft"),
     ("consensus.pow.block_time", 0, r"consensus.pow.block_time is 0, but it must be at least 1"),
     ("consensus.pow.block_time", "1s", r"consensus.pow.block_time is '1s', but it must be an integer"),
     ("consensus.pow.no_retargeting", "yes please", r"no_retargeting is 'yes please', but it must be true or false"),
@@ -84,7 +85,7 @@ def test_not_yaml_not_a_mapping_and_missing_files_are_clear_errors(tmp_path):
         parse_config("chain_id: [unclosed", "x.yml")
     with pytest.raises(ConfigError, match="must be a mapping of keys"):
         parse_config("- 1\n- 2\n", "x.yml")
-    with pytest.raises(ConfigError, match="no chain preset named 'regtset'; the presets are lab, main, regtest, regtest-sm"):
+    with pytest.raises(ConfigError, match="no chain preset named 'regtset'; the presets are " + re.escape(", ".join(preset_names()))):
         load_config("regtset")
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "none.yml"))
