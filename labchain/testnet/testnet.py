@@ -177,6 +177,15 @@ class Testnet:
                                        f"`labchain testnet down --dir {workdir}` or choose another dir")
             except (ValueError, OSError, KeyError):
                 pass
+        chosen = config if config is not None else params
+        from labchain.core.params import NETWORKS
+
+        if str(chosen) not in NETWORKS:  # a consortium: certificates first (testnet/consortium.py)
+            from labchain.testnet.consortium import needs_certificates, prepare
+
+            if needs_certificates(chosen):
+                chain_file, nodes = prepare(chosen, workdir)
+                params, edges = str(chain_file), topology_edges(nodes, topology)
         owner = os.getpid() if owner_pid == "self" else owner_pid
         # Stop the nodes when THIS process exits only if it is the owner; with another owner
         # (`make lab` passes its shell's pid to `labchain testnet up`) the nodes outlive us
