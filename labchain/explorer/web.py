@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import math
+import time
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
@@ -21,6 +22,7 @@ import jinja2
 import tornado.web
 from tornado.ioloop import IOLoop
 
+from labchain.core.params import COIN
 from labchain.explorer import data
 from labchain.explorer.i18n import STATIC_DIR, TEMPLATE_DIR, translator
 from labchain.i18n import LANGUAGES, LanguageError, current_language, normalize_language
@@ -36,7 +38,7 @@ def _env() -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True,
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["short"] = lambda h, n=12: (h[:n] + "…") if h and len(h) > n else (h or "")
-    env.filters["amount"] = lambda v: f"{v / 1e8:,.8f}".rstrip("0").rstrip(".") if v is not None else "-"
+    env.filters["amount"] = lambda v: f"{v / COIN:,.8f}".rstrip("0").rstrip(".") if v is not None else "-"
     env.filters["utc"] = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M:%S") if t else "-"
     env.filters["mib"] = lambda b: f"{b / 2**20:.0f} MiB" if b is not None else "-"
@@ -120,8 +122,15 @@ class Page(tornado.web.RequestHandler):
     async def page(self, template: str, work: Callable[[], dict], net: str | None = None) -> None:
         lang = self.language()
         network = self.explorer.network(net) if net else None
+        started = time.perf_counter()
         context = await IOLoop.current().run_in_executor(None, lambda: work(network) if net else work())
-        self.finish(self.explorer.render(template, lang, net=net, lang_links=self.lang_links(), **context))
+        fetched = time.perf_counter()
+        html = self.explorer.render(template, lang, net=net, lang_links=self.lang_links(), **context)
+        done = time.perf_counter()
+        # W3C Server-Timing: RPC reads and template rendering (bench/bench_explorer.py reads it)
+        self.set_header("Server-Timing", f"rpc;dur={(fetched - started) * 1e3:.2f}, "
+                                         f"render;dur={(done - fetched) * 1e3:.2f}")
+        self.finish(html)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
