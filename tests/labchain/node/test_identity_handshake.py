@@ -7,6 +7,7 @@ checks who is admitted, who is refused, and that the refusing node logs and repo
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from labchain.node.messages import Auth, AuthHello, Reject, Verack, Version, PRO
 from labchain.node.process import NodeProcess
 from node_helpers import wait_until
 
+#: auth messages per fuzz run: IDNODE_FUZZ_EXAMPLES, else 10 under CI and 25 locally
+FUZZ_EXAMPLES = int(os.environ.get("IDNODE_FUZZ_EXAMPLES", 10 if os.environ.get("CI") else 25))
 TEMPLATE = {"suite": "p256-sha256", "seed": "idnode-tests",
             "orgs": [{"name": "org", "count": 3, "nodes": {"consensus": 1, "common": 1}, "users": {"client": 1}}]}
 
@@ -213,7 +216,7 @@ def test_malformed_auth_messages_score_the_peer_and_the_node_keeps_running(start
 
     a = start("crypto/org1/node/consensus1")
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.binary(max_size=600), st.binary(max_size=128), st.booleans())
     def attempt(credential, signature, real_cert):
         peer = AuthPeer(a)
