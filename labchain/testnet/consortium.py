@@ -9,6 +9,8 @@ is self-contained) and ``identity.node_identities`` listing each node's folder, 
 orgs and nodes appear in the template (org1's consensus node is node 0, the regulator's common
 node the last). Node INDEX then starts with ``--config DIR/chain.yml --node-index INDEX`` and
 finds its own certificate and key (``labchain node`` reads ``node_identities[INDEX]``).
+With ``identity.mode: permissioned-key`` the chain file registers every member's public key
+(``identity.keys``) instead of trust roots; with ``public`` there is nothing to prepare.
 
 Simplifications versus ChainMaker's ``prepare.sh`` + four-node compose: the node folders are
 absolute paths on this machine, so only the local backend runs a prepared consortium (a Docker
@@ -28,7 +30,8 @@ CRYPTO_DIR = "crypto-config"
 def needs_certificates(config) -> bool:
     """True when ``config`` (preset name or path) has an ``identity.cryptogen`` template."""
     chain = load_config(config)
-    return chain.identity is not None and chain.identity.template is not None
+    return (chain.identity is not None and chain.identity.template is not None
+            and chain.identity.store.mode != "public")
 
 
 def prepare(config, workdir: str | Path) -> tuple[Path, int]:
@@ -44,8 +47,13 @@ def prepare(config, workdir: str | Path) -> tuple[Path, int]:
     consortium = generate(template)
     out = workdir / CRYPTO_DIR
     write_consortium(consortium, out)
-    data["identity"]["trust_roots"] = [{"org_id": org.name, "root": [org.ca_certificate.to_pem()]}
-                                       for org in consortium.orgs]
+    if data["identity"]["mode"] == "permissioned-key":  # admins register every member's key instead
+        data["identity"]["trust_roots"] = []
+        data["identity"]["keys"] = [{"org_id": org.name, "role": m.role, "public_key": m.key.public_key.hex()}
+                                    for org in consortium.orgs for m in org.members]
+    else:
+        data["identity"]["trust_roots"] = [{"org_id": org.name, "root": [org.ca_certificate.to_pem()]}
+                                           for org in consortium.orgs]
     data["identity"]["node_identities"] = [str(out / org.name / "node" / m.name)
                                            for org in consortium.orgs for m in org.members if m.kind == "node"]
     path = workdir / CHAIN_FILE

@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from labchain.core.config import PRESET_DIR
 from labchain.identity import Certificate, verify_certificate
 from labchain.testnet import Testnet
 
@@ -51,3 +54,22 @@ def test_testnet_up_config_consortium_4org_from_the_command_line(tmp_path):
     finally:
         subprocess.run([sys.executable, "-m", "labchain.testnet", "down", "--dir", str(folder)],
                        capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("mode", ["permissioned-key", "public"])
+def test_the_consortium_also_runs_with_registered_keys_or_in_public_mode(tmp_path, mode):
+    text = (PRESET_DIR / "consortium-4org.yml").read_text()
+    config = tmp_path / f"{mode}.yml"
+    config.write_text(text.replace("  mode: permissioned-cert ", f"  mode: {mode} "))
+    net = Testnet.start(config=config, dir=tmp_path / "tn", nodes=5, timeout=120)
+    try:
+        assert len(net.nodes) == 5
+        peers = net.nodes[4].rpc.getpeerinfo()
+        if mode == "public":
+            assert "org" not in peers[0] and not (tmp_path / "tn/crypto-config").exists()
+        else:
+            assert (peers[0]["org"], peers[0]["role"], peers[0]["cert_serial"]) == ("org4", "consensus", None)
+        net.nodes[0].rpc.generate(2)
+        net.sync_blocks(timeout=60)
+    finally:
+        net.down()
