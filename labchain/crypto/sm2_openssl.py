@@ -82,13 +82,16 @@ class _PublicKey:
 
     __slots__ = ("handle",)
 
-    def __init__(self, point: tuple[int, int]) -> None:
-        der = asn1.encode_spki(sm2.uncompressed(point))
+    def __init__(self, sec1: bytes) -> None:
+        # OpenSSL decodes the SEC1 point itself (the square root of a compressed point in C:
+        # about twice as fast as decoding in Python first) and checks that it is on the curve
+        der = asn1.encode_spki(sec1)
         cursor = ctypes.c_char_p(der)
         self.handle = _lib.d2i_PUBKEY(None, ctypes.byref(cursor), len(der))
         if not self.handle:
             _lib.ERR_clear_error()
-            raise InvalidKeyError("OpenSSL refused the SM2 public key", point)
+            sm2.decode_point(sec1)   # raises the precise InvalidKeyError (length, prefix, curve)
+            raise InvalidKeyError("OpenSSL refused the SM2 public key", sec1)
 
     def __del__(self) -> None:
         if self.handle and _lib is not None:
@@ -98,7 +101,10 @@ class _PublicKey:
 
 @functools.lru_cache(maxsize=4096)
 def _public_key(public_key: bytes) -> _PublicKey:
-    return _PublicKey(sm2.decode_point(public_key))
+    if not ((len(public_key) == 33 and public_key[0] in (2, 3))
+            or (len(public_key) == 65 and public_key[0] == 4)):
+        sm2.decode_point(public_key)  # the same clear error as the pure-Python suite
+    return _PublicKey(public_key)
 
 
 def verify(public_key: bytes, message: bytes, signature: bytes, user_id: bytes = sm2.DEFAULT_ID) -> bool:
