@@ -379,7 +379,8 @@ class ConsensusDriver:
     # -- views -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         body = dict(self.engine.status())
-        body.update(type=self.spec.type, node=self.node.name, height=self.node.chain.height,
+        body.setdefault("height", self.node.chain.height)     # the engine's own height wins
+        body.update(type=self.spec.type, node=self.node.name, chain_height=self.node.chain.height,
                     validators=list(self.spec.validators), bad_messages=self.bad_messages,
                     commit_failures=self.commit_failures,
                     connected=sorted(p.name for p in self._peers()))

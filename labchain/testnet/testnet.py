@@ -462,8 +462,9 @@ class Testnet:
             states = self.consensus_states()
             votes: dict[str, int] = {}
             for st in states.values():
-                if st.get("leader"):
-                    votes[st["leader"]] = votes.get(st["leader"], 0) + 1
+                who = st.get("leader") or st.get("primary") or st.get("proposer")   # Raft, PBFT, TBFT
+                if who:
+                    votes[who] = votes.get(who, 0) + 1
             for name, count in votes.items():
                 match = _NAME.match(name)
                 index = int(match.group(1)) if match else None

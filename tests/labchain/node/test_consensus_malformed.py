@@ -30,7 +30,7 @@ def test_malformed_consensus_messages_score_the_peer_and_the_node_keeps_committi
     assert peer.expect(Pong).nonce == 7              # still connected, the node still answers
     state = wait_for(lambda: (s := node.rpc.getconsensusstate())["bad_messages"] >= 4 and s,
                      "4 bad messages counted")
-    height = state["height"]
+    height = state["chain_height"]
     wait_for(lambda: node.rpc.getblockcount() >= height + 2, "the proposer to keep committing")
     for payload in garbage[4:]:                      # 120 points: the node disconnects the peer
         peer.send(ConsensusMsg(payload))
