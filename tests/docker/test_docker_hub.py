@@ -22,6 +22,8 @@ from dockerkit import PREFIX, cleanup, wait_until
 from hubkit import login, run_in_kernel, spawn, user_token
 from needs import require, unavailable
 
+pytestmark = pytest.mark.long      # ~5 min: `make test-long` (run by .ci/run after `make test`)
+
 PASSWORD = "correct horse battery"
 
 
