@@ -201,6 +201,8 @@ def build_methods(node: Node) -> dict[str, Method]:
         return node.clock.increase(seconds)
 
     async def invalidateblock(block_hash: str) -> dict:
+        if node.consensus is not None:
+            raise RpcError(Code.MISC_ERROR, "committed blocks are final on this chain: invalidateblock is refused")
         try:
             update = chain.invalidate_block(_hash(block_hash))
         except errors.UnknownBlockError:

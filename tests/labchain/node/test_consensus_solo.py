@@ -36,12 +36,15 @@ def test_a_transaction_sent_to_a_follower_is_committed_on_every_node(solo):
     assert len(heights) == 1                         # the same block everywhere
 
 
-def test_mining_and_revert_are_refused_on_an_engine_chain(solo):
+def test_mining_revert_and_invalidateblock_are_refused_on_an_engine_chain(solo):
     with pytest.raises(RpcError, match="sealed by solo consensus"):
         solo.nodes[1].rpc.generate(1)
     snap = solo.nodes[1].rpc.snapshot()
     with pytest.raises(RpcError, match="final"):
         solo.nodes[1].rpc.revert(snap)
+    with pytest.raises(RpcError, match="invalidateblock is refused"):
+        solo.nodes[1].rpc.invalidateblock(solo.nodes[1].rpc.getblock(1)["header"]["hash"])
+    assert solo.nodes[1].rpc.getblock(1)["header"]["hash"] == solo.nodes[0].rpc.getblock(1)["header"]["hash"]
 
 
 def test_a_killed_follower_catches_up_after_restart_without_a_fork(solo):
