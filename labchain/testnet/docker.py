@@ -305,6 +305,10 @@ def node_command(spec: NodeSpec) -> list[str]:
     args = spec.node_args()
     if "/" in spec.params:  # a chain configuration file of the host: its text goes into the container
         args += ["--config-text", Path(spec.params).read_text(encoding="utf-8")]
+        from labchain.testnet.consortium import identity_folder
+
+        if identity_folder(spec.params, spec.index):  # a consortium node: create_node copies it in
+            args += ["--identity", "/data/identity"]
     return ["--datadir", "/data", "--p2p-host", "0.0.0.0", "--p2p-port", str(P2P_PORT),
             "--rpc-host", "0.0.0.0", "--rpc-port", str(RPC_PORT), *args]
 
@@ -325,6 +329,11 @@ def create_node(client, settings: DockerSettings, student: str, network, subnet,
         settings.node_image, command=node_command(spec), name=node_name(student, index),
         hostname=spec.name, labels=labels, host_config=host_config, networking_config=networking,
         environment={"LABCHAIN_RPC_PORT": str(RPC_PORT)})
+    from labchain.testnet.consortium import identity_folder, identity_tar
+
+    folder = identity_folder(spec.params, index)
+    if folder is not None:  # its certificate and key, into the container before it starts
+        client.api.put_archive(created["Id"], "/data", identity_tar(folder))  # the rootfs is read-only
     client.api.start(created["Id"])
     return client.containers.get(created["Id"])
 
