@@ -41,6 +41,7 @@ RPC_TIMEOUT = 3.0          # seconds; a node slower than this shows as down for 
 RECENT_BLOCKS = 12         # rows of the overview's block table
 FORK_WINDOW = 10           # main-chain blocks drawn left of the newest fork point
 MAX_BRANCH = 50            # blocks walked back from a side tip before giving up
+MAIN_WALK = 256            # blocks walked back along the main chain before asking by height
 MAX_TIPS = 64              # observed side tips remembered (oldest forgotten first)
 BLOCK_CACHE = 4096         # blocks kept by hash
 HISTORY_BLOCKS = 100       # blocks scanned for an address's history (Etherscan keeps an index)
@@ -126,6 +127,7 @@ class Snapshot:
     nodes: list[NodeState]
     reference: NodeState | None
     taken: float
+    main: dict[int, str] = field(default_factory=dict)   # height -> hash on the reference chain
 
     @property
     def up(self) -> list[NodeState]:
@@ -202,10 +204,7 @@ class Network:
                 continue
             except (RpcConnectionError, OSError):
                 continue
-            with self._lock:
-                self._blocks[block["hash"]] = block
-                while len(self._blocks) > BLOCK_CACHE:
-                    self._blocks.popitem(last=False)
+            self._remember(block)
             return self._with_main_flag(block, snap)
         what = f"height {key}" if isinstance(key, int) else f"hash {key}"
         raise NotFoundError(f"no node of network {self.name!r} knows a block with {what}", key)
@@ -221,25 +220,48 @@ class Network:
         return out
 
     def _main_hash(self, height: int, snap: Snapshot) -> str | None:
-        """Hash of the reference chain's block at ``height`` (asks the node: heights move)."""
+        """Hash of the reference chain's block at ``height`` in this snapshot.
+
+        Found by walking ``prev_hash`` back from the reference tip through the block cache (a
+        block never changes, so once its blocks are cached a page costs no RPC call for them);
+        at the first block not in the cache, or MAIN_WALK blocks down, it asks by height."""
+        if snap.reference is None or not 0 <= height <= snap.reference.height:
+            return None
+        snap.main.setdefault(snap.reference.height, snap.reference.tip)
+        if height in snap.main:
+            return snap.main[height]
+        known = min(h for h in snap.main if h > height)
+        current = snap.main[known]
+        while known > height and known - height <= MAIN_WALK:
+            with self._lock:
+                block = self._blocks.get(current)
+            if block is None:
+                break
+            known, current = known - 1, block["header"]["prev_hash"]
+            snap.main[known] = current
+        if known == height:
+            return current
         try:
-            return self._source(snap).call("getblock", height)["hash"]
+            block = self._source(snap).call("getblock", height)
         except (RpcError, RpcConnectionError, OSError):
             return None
+        self._remember(block)
+        snap.main[height] = block["hash"]
+        return block["hash"]
+
+    def _main_block(self, height: int, snap: Snapshot) -> dict | None:
+        block_hash = self._main_hash(height, snap)
+        return self._from_any(block_hash, [self._source(snap)]) if block_hash else None
 
     def recent_blocks(self, snap: Snapshot, count: int = RECENT_BLOCKS) -> list[dict]:
         """The reference chain's newest ``count`` blocks, newest first (summaries)."""
         if snap.reference is None:
             return []
-        src = self._source(snap)
         out = []
         for height in range(snap.reference.height, max(-1, snap.reference.height - count), -1):
-            try:
-                block = src.call("getblock", height)
-            except (RpcError, RpcConnectionError, OSError):
+            block = self._main_block(height, snap)
+            if block is None:
                 break
-            with self._lock:
-                self._blocks[block["hash"]] = block
             out.append(summary(block, [s.name for s in snap.up if s.tip == block["hash"]]))
         return out
 
@@ -267,9 +289,8 @@ class Network:
         start = max(0, min(low, snap.reference.height - FORK_WINDOW + 1))
         main = []
         for height in range(start, snap.reference.height + 1):
-            try:
-                block = ref_src.call("getblock", height)
-            except (RpcError, RpcConnectionError, OSError):
+            block = self._main_block(height, snap)
+            if block is None:
                 break
             main.append(summary(block, [s.name for s in snap.up if s.tip == block["hash"]]))
         branches = [b for b in branches if b["fork_height"] >= start]
@@ -302,10 +323,15 @@ class Network:
                 block = src.call("getblock", block_hash)
             except (RpcError, RpcConnectionError, OSError):
                 continue
-            with self._lock:
-                self._blocks[block_hash] = block
+            self._remember(block)
             return block
         return None
+
+    def _remember(self, block: dict) -> None:
+        with self._lock:
+            self._blocks[block["hash"]] = block
+            while len(self._blocks) > BLOCK_CACHE:
+                self._blocks.popitem(last=False)
 
     # -- transactions, addresses, mempool, peers -----------------------------------------------
     def transaction(self, txid: str, snap: Snapshot | None = None) -> dict:
@@ -335,11 +361,12 @@ class Network:
         top = snap.reference.height
         low = max(0, top - HISTORY_BLOCKS + 1)
         blocks = []
-        for height in range(low, top + 1):
-            try:
-                blocks.append(src.call("getblock", height))
-            except (RpcError, RpcConnectionError, OSError):
+        for height in range(top, low - 1, -1):   # downwards: the cache walk follows prev_hash
+            block = self._main_block(height, snap)
+            if block is None:
                 break
+            blocks.append(block)
+        blocks.reverse()
         txs = [(b["height"], tx) for b in blocks for tx in b["transactions"]]
         txs += [(None, tx) for tx in src.call("getmempool", True)]
         for height, tx in txs:

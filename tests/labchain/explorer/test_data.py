@@ -123,3 +123,22 @@ def test_a_node_behind_on_the_main_chain_is_behind_not_a_fork(tmp_path):
         assert network.fork_tree(snap)["branches"] == []
         net.nodes[1].rpc.generate(1)
         assert [s.place for s in network.snapshot().nodes] == ["main", "side"]
+
+
+def test_a_second_overview_reads_no_block_again_only_the_node_states(chain_net):
+    network = Network.from_testnet("t", chain_net)
+    calls = []
+    for source in network.sources:
+        real = source.call
+        source.call = lambda method, *a, _real=real: (calls.append(method), _real(method, *a))[1]
+
+    def overview():
+        snap = network.snapshot()
+        network.recent_blocks(snap)
+        network.fork_tree(snap)
+
+    overview()
+    assert calls.count("getblock") >= 5
+    calls.clear()
+    overview()
+    assert calls.count("getblock") == 0 and calls.count("getblockchaininfo") == 4
