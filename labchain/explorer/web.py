@@ -22,6 +22,7 @@ import jinja2
 import tornado.web
 from tornado.ioloop import IOLoop
 
+from labchain.core.errors import LabchainError
 from labchain.core.params import COIN
 from labchain.explorer import data
 from labchain.explorer.i18n import STATIC_DIR, TEMPLATE_DIR, translator
@@ -134,7 +135,7 @@ class Page(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = str(exc) if isinstance(exc, (data.ExplorerError, tornado.web.HTTPError)) else ""
+        message = str(exc) if isinstance(exc, LabchainError) else ""
         if isinstance(exc, tornado.web.HTTPError):
             message = exc.log_message or ""
         try:
@@ -163,6 +164,8 @@ def _status(exc: BaseException) -> int | None:
         return 503
     if isinstance(exc, PermissionError):
         return 403
+    if isinstance(exc, LabchainError):  # e.g. the console's Docker engine does not answer
+        return 502
     return None
 
 

@@ -149,3 +149,15 @@ def test_an_sm2_sm3_chain_is_explored_with_its_own_ids(tmp_path):
         assert status == 200 and txid in body and to.startswith("S") and to in body
         status, body = fetch(bg.url, "/n/sm/")
         assert status == 200 and rpc.getbestblockhash() in body
+
+
+def test_a_console_whose_provider_fails_is_a_502_page_with_the_reason():
+    from labchain.testnet.docker import DockerUnavailableError
+
+    def provider():
+        raise DockerUnavailableError("cannot reach the Docker engine: no socket")
+
+    with Background({}, Console(provider, token="t")) as bg:
+        status, body = fetch(bg.url, "/class?token=t")
+        assert status == 502 and "cannot reach the Docker engine: no socket" in body
+        assert "Traceback" not in body
