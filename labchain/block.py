@@ -132,6 +132,10 @@ class Block(Record):
     def compute_merkle_root(self, suite: Suite | None = None) -> bytes:
         return merkle_root([tx.txid_in(suite) for tx in self.transactions], suite)
 
+    def with_header(self, header: BlockHeader) -> Block:
+        """The same body under another header (a solved template)."""
+        return Block(header, self.transactions)
+
     def __str__(self) -> str:
         return f"block {short(self.hash)}"
 
@@ -140,18 +144,7 @@ def check_block_syntax(block: Block, params: Params) -> None:
     """Rules that need nothing but the block (Bitcoin: CheckBlock). Raises, else returns."""
     header, suite = block.header, params.crypto
     name = describe(block, suite)
-    try:
-        target = header.target
-    except EncodingError as exc:
-        raise ProofOfWorkError(f"{name} has an invalid target: {exc}", block) from None
-    if target > params.pow_limit:
-        raise ProofOfWorkError(f"{name} claims a target easier than the network's limit", block)
-    block_hash = header.hash_in(suite)
-    if int.from_bytes(block_hash, "big") > target:
-        raise ProofOfWorkError(
-            f"{name} hash {block_hash.hex()[:16]}... is above its target: no valid "
-            "proof of work", block
-        )
+    check_proof_of_work(block, params, name)
     if not block.transactions:
         raise CoinbaseError(f"{name} has no transactions; the first must be the coinbase", block)
     if len(block.transactions) > params.max_block_txs:
@@ -181,6 +174,23 @@ def check_block_syntax(block: Block, params: Params) -> None:
                     f"{describe(tx, suite)} and {describe(spent[txin.prevout], suite)} in {name} both spend output {txin.prevout}", tx
                 )
             spent[txin.prevout] = tx
+
+
+def check_proof_of_work(block, params: Params, name: str) -> None:
+    """The header's target is allowed and its hash meets it (any ledger model's block)."""
+    header, suite = block.header, params.crypto
+    try:
+        target = header.target
+    except EncodingError as exc:
+        raise ProofOfWorkError(f"{name} has an invalid target: {exc}", block) from None
+    if target > params.pow_limit:
+        raise ProofOfWorkError(f"{name} claims a target easier than the network's limit", block)
+    block_hash = header.hash_in(suite)
+    if int.from_bytes(block_hash, "big") > target:
+        raise ProofOfWorkError(
+            f"{name} hash {block_hash.hex()[:16]}... is above its target: no valid "
+            "proof of work", block
+        )
 
 
 @functools.lru_cache(maxsize=16)

@@ -43,7 +43,7 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
-from labchain.block import Block, BlockHeader, check_block_syntax, genesis_block
+from labchain.block import Block, BlockHeader
 from labchain.crypto import Address
 from labchain.core.errors import (
     BlockValidationError,
@@ -56,16 +56,11 @@ from labchain.core.errors import (
 from labchain.core.params import Params, get_params
 from labchain.ledger.utxo.tx import OutPoint, short
 
+from labchain.chain.ledger_model import ledger_model
 from labchain.chain.records import BlockInfo, ChainUpdate, Coin, TxInfo
 from labchain.chain.store import Store
 from labchain.chain.tree import BlockTree, TreeEntry
-from labchain.chain.utxo import UtxoView
-from labchain.chain.validation import (
-    check_block_context,
-    check_header_context,
-    connect_transactions,
-    describe_block,
-)
+from labchain.chain.validation import check_header_context, describe_block
 
 BLOCK_CACHE_SIZE = 32
 
@@ -81,18 +76,21 @@ class Chain:
         self.max_orphans = max_orphans
         self.verify_workers = verify_workers
         self.lock = threading.RLock()
-        genesis = genesis_block(self.params)
+        self.ledger = ledger_model(self.params)  # chain config ledger.model (chain/ledger_model.py)
+        genesis = self.ledger.genesis_block(self.params)
         self.genesis_hash = genesis.hash_in(self.suite)
         self.store = Store(path, self.params, genesis.hash_in(self.suite))
         self.tree = BlockTree(self.params)
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self._cache: OrderedDict[bytes, Block] = OrderedDict()
         self.store.load_tree(self.tree)
+        self.ledger.open(self)
         tip = self.store.tip()
         if tip is None:
             self._connect_genesis(genesis)
         else:
             self.tree.set_tip(self.tree.get(tip))
+            self.ledger.recover(self)  # the model's own state back to the stored tip
             self._recover()  # finish a reorganisation a crash interrupted
 
     def _connect_genesis(self, genesis: Block) -> None:
@@ -100,14 +98,13 @@ class Chain:
         if entry is None:
             entry = self.tree.new_entry(genesis.header, None, len(genesis.transactions))
             self.store.put_block(entry, genesis.to_bytes())
-        view = UtxoView(self.store, self.suite)  # genesis is valid by definition: its outputs just exist
-        view.add_outputs(genesis.transactions[0], 0)
-        self.store.connect(genesis, 0, view.created_coins(), view.undo())
+        self.ledger.connect_genesis(self, genesis)
         entry.status = "valid"
         self.tree.set_tip(entry)
 
     def close(self) -> None:
         with self.lock:
+            self.ledger.close()
             self.store.close()
 
     def __enter__(self) -> Chain:
@@ -168,7 +165,7 @@ class Chain:
             if block.hash_in(self.suite) in self.orphans:
                 return ChainUpdate("duplicate")
             try:
-                check_block_syntax(block, self.params)
+                self.ledger.check_block_syntax(block, self.params)
             except ValidationError as exc:
                 exc.update = ChainUpdate("unchanged")
                 raise
@@ -195,7 +192,7 @@ class Chain:
                 f"invalid: {parent.reason}", block)
         check_header_context(block, height, self.tree.next_bits(parent),
                              self.tree.median_time_past(parent), self.clock(), self.params)
-        check_block_context(block, height, self.suite)
+        self.ledger.check_block_context(block, height, self.suite)
         entry = self.tree.new_entry(block.header, parent, len(block.transactions))
         try:
             self.store.put_block(entry, block.to_bytes())
@@ -265,17 +262,14 @@ class Chain:
                 continue
 
     def _connect(self, entry: TreeEntry, block: Block) -> None:
-        view = UtxoView(self.store, self.suite)
-        connect_transactions(block, entry.height, view, self.params, self.verify_workers,
-                             verify_signatures=entry.status != "valid")
-        self.store.connect(block, entry.height, view.created_coins(), view.undo())
+        self.ledger.connect(self, entry, block)
         entry.status, entry.reason = "valid", ""
         self.tree.set_tip(entry)
 
     def _disconnect_tip(self) -> None:
         entry = self.tree.tip
         block = self._load_block(entry.hash)
-        self.store.disconnect(block, self.store.undo(entry.hash))
+        self.ledger.disconnect(self, entry, block)
         self.tree.set_tip(entry.parent)
 
     def _mark_invalid(self, entry: TreeEntry, reason: str) -> None:
@@ -385,7 +379,7 @@ class Chain:
             data = self.store.block_bytes(block_hash)
             if data is None:
                 raise UnknownBlockError(f"no block with hash {block_hash.hex()}", block_hash)
-            block = Block.from_bytes(data)
+            block = self.ledger.block_type.from_bytes(data)
             self._remember(block)
         return block
 

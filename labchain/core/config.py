@@ -40,7 +40,7 @@ from labchain.core.params import Params
 from labchain.consensus.registry import ENGINE_SETTINGS, ENGINE_TYPES, ConsensusSpec
 
 PRESET_DIR = Path(__file__).resolve().parent / "chains"
-LEDGER_MODELS = ("utxo",)
+LEDGER_MODELS = ("utxo", "account")
 CONSENSUS_ENGINES = ("pow",) + ENGINE_TYPES  # engines: labchain/consensus/registry.py
 HASHES = ("SHA256", "SM3")
 SIGNATURES = ("ECDSA_P256", "SM2")
@@ -175,9 +175,10 @@ def parse_config(text: str, source: str = "<text>", base: Path | None = None) ->
                           f"{fields['account_balance']} base units, more than ledger.max_money "
                           f"({fields['max_money']})", None)
     identity = None if identity_section is None else _identity(identity_section, suite, source, base)
-    return ChainConfig(chain_id=chain_id, suite=suite, ledger="utxo", consensus=engine,
-                       params=Params(**fields, suite=suite,
-                                     consensus=_engine_spec(consensus, source) if engine_chain else None), source=source,
+    return ChainConfig(chain_id=chain_id, suite=suite, ledger=values["ledger"]["model"], consensus=engine,
+                       params=Params(**fields, suite=suite, ledger=values["ledger"]["model"],
+                                     consensus=_engine_spec(consensus, source) if engine_chain else None),
+                       source=source,
                        identity=identity)
 
 

@@ -53,6 +53,8 @@ class Params:
     account_balance: int       # base units each
     suite: str = "p256-sha256" # crypto suite registry name (or a Suite object, for experiments);
                                # ChainMaker bc.yml: crypto.hash + pk_algo
+    ledger: str = "utxo"       # ledger model (labchain/chain/ledger_model.py): utxo | account;
+                               # ChainMaker has accounts only, Bitcoin UTXO only
     consensus: object = None   # None: proof of work; else the engine's ConsensusSpec
                                # (labchain/consensus/registry.py; ChainMaker: consensus.type)
 
@@ -153,7 +155,15 @@ REGTEST_SM = REGTEST.with_changes(
     suite="sm2-sm3",
 )
 
-NETWORKS: dict[str, Params] = {p.name: p for p in (REGTEST, LAB, MAIN, REGTEST_SM)}
+#: regtest on the account ledger model (accounts, gas, contracts; labchain/core/chains/regtest-account.yml):
+#: the same PoW numbers; genesis allocates the deterministic accounts' balances to their account addresses
+REGTEST_ACCOUNT = REGTEST.with_changes(
+    name="regtest-account",
+    genesis_memo=b"LabChain regtest-account genesis",
+    ledger="account",
+)
+
+NETWORKS: dict[str, Params] = {p.name: p for p in (REGTEST, LAB, MAIN, REGTEST_SM, REGTEST_ACCOUNT)}
 
 
 def get_params(name: str | Params) -> Params:

@@ -32,6 +32,7 @@ peer address book; snapshots (``snapshot``/``revert``) live in memory and end wi
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from labchain.core import errors
 from labchain.block import Block
-from labchain.chain import Chain, Mempool
+from labchain.chain import Chain
 from labchain.crypto import Address
 from labchain.consensus.pow.difficulty import difficulty_of
 from labchain.core.encoding import Record
@@ -174,7 +175,8 @@ class Node:
         self.clock = MockableClock()
         config.datadir.mkdir(parents=True, exist_ok=True)
         self.chain = Chain(self.params, path=config.datadir / CHAIN_FILE, clock=self.clock)
-        self.mempool = Mempool(self.chain)
+        self.mempool = self.chain.ledger.new_pool(self.chain)  # the ledger model's pool
+        self.block_msg, self.tx_msg = BlockMsg, TxMsg  # a ledger model's module may replace them
         self._miner: Miner | None = None
         self.accounts = Accounts(self.params, config.node_index)
         # an engine chain (solo, raft, pbft, tbft): blocks come only from the engine's commits
@@ -183,7 +185,10 @@ class Node:
         self.p2p = P2PNetwork(self, config.p2p_host, config.p2p_port, config.max_peers)
         from labchain.node.methods import build_methods  # the RPC table needs the Node type
 
-        self.rpc = RpcServer(build_methods(self), config.rpc_host, config.rpc_port)
+        methods = build_methods(self)
+        if self.chain.ledger.rpc_module:  # the ledger model's methods (e.g. node/account_methods.py)
+            importlib.import_module(self.chain.ledger.rpc_module).register(methods, self)
+        self.rpc = RpcServer(methods, config.rpc_host, config.rpc_port)
         self.metrics = NodeMetrics(self)  # counted here, served at GET /metrics by the RPC server
         self.rpc.metrics = self.p2p.metrics = self.metrics
         if config.identity is not None:  # permissioned chain: authenticated links (node/identity.py)
@@ -419,7 +424,7 @@ class Node:
         for item in getdata.items:
             if item.kind == INV_BLOCK:
                 try:
-                    await peer.send(BlockMsg(self.chain.get_block(item.hash)))
+                    await peer.send(self.block_msg(self.chain.get_block(item.hash)))
                 except errors.UnknownBlockError:
                     missing.append(item)
             else:
@@ -427,7 +432,7 @@ class Node:
                 if entry is None:
                     missing.append(item)
                 else:
-                    await peer.send(TxMsg(entry.tx))
+                    await peer.send(self.tx_msg(entry.tx))
             if peer.closed:
                 return
         if missing:
@@ -575,7 +580,7 @@ class Node:
                 None, lambda: miner.solve(template.header, workers=1, stop=stop))
             if header is None or template.header.prev_hash != self.chain.tip_hash:
                 return None  # aborted or the tip moved while solving: build on the new tip
-            block = Block(header, template.transactions)
+            block = template.with_header(header)
             if not self._has_block(block.hash_in(self.suite)):
                 break
             # the very same block exists already (e.g. it was invalidated): change its time
@@ -624,7 +629,7 @@ class Node:
         async with self._mining_lock:
             self._abort_solve.set()
             update = self.chain.rewind_to(tip)
-            self.mempool = Mempool(self.chain)  # exactly the snapshot's mempool, not the reorg's
+            self.mempool = self.chain.ledger.new_pool(self.chain)  # exactly the snapshot's mempool, not the reorg's
             for tx in pool:
                 try:
                     self.mempool.add(tx)

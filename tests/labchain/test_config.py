@@ -15,12 +15,13 @@ REGTEST = yaml.safe_load((PRESET_DIR / "regtest.yml").read_text())
 
 
 @pytest.mark.parametrize("name, suite", [("regtest", "p256-sha256"), ("lab", "p256-sha256"),
-                                         ("main", "p256-sha256"), ("regtest-sm", "sm2-sm3")])
+                                         ("main", "p256-sha256"), ("regtest-sm", "sm2-sm3"),
+                                         ("regtest-account", "p256-sha256")])
 def test_shipped_presets_are_the_python_presets(name, suite):
     config = load_config(name)
     assert isinstance(config, ChainConfig)
     assert config.params == NETWORKS[name]          # the YAML is the source; the constants may not drift
-    assert (config.chain_id, config.suite, config.ledger, config.consensus) == (name, suite, "utxo", "pow")
+    assert (config.chain_id, config.suite, config.ledger, config.consensus) == (name, suite, NETWORKS[name].ledger, "pow")
     assert chain_params(name) is NETWORKS[name]       # built-in names never import PyYAML in a node
     assert name in preset_names()
 
@@ -58,7 +59,7 @@ DELETE = object()
     ("chain_id", DELETE, r"missing key 'chain_id'"),
     ("crypto.hash", "MD5", r"crypto.hash is 'MD5'; allowed: SHA256, SM3"),
     ("crypto.signature", "RSA", r"crypto.signature is 'RSA'; allowed: ECDSA_P256, SM2"),
-    ("ledger.model", "account", r"ledger.model is 'account'; allowed: utxo"),
+    ("ledger.model", "plasma", r"ledger.model is 'plasma'; allowed: utxo, account"),
     ("consensus.type", "paxos", r"consensus.type is 'paxos'; allowed: pow, solo, raft, pbft, tbft"),
     ("consensus.pow.block_time", 0, r"consensus.pow.block_time is 0, but it must be at least 1"),
     ("consensus.pow.block_time", "1s", r"consensus.pow.block_time is '1s', but it must be an integer"),

@@ -21,7 +21,7 @@ def test_get_params_passes_params_through():
 def test_unknown_network_names_the_choices(name):
     with pytest.raises(UnknownNetworkError) as info:
         get_params(name)
-    assert str(info.value) == f"unknown network {name!r}; choose one of regtest, lab, main, regtest-sm"
+    assert str(info.value) == f"unknown network {name!r}; choose one of regtest, lab, main, regtest-sm, regtest-account"
     assert isinstance(info.value, KeyError)
 
 

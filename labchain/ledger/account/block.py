@@ -248,9 +248,10 @@ def apply_transaction(state: WorldState, tx: AccountTx, ctx: BlockContext, cumul
                    outcome.events, outcome.reason, outcome.line)
 
 
-def apply_block(state: WorldState, txs: Sequence[AccountTx], ctx: BlockContext) -> BlockResult:
-    """Run ``txs`` in order; returns (receipts, state_root, receipts_root, undo). A transaction
-    breaking a rule makes the block invalid: the error is raised and the state left unchanged."""
+def apply_block(state: WorldState, txs: Sequence[AccountTx], ctx: BlockContext, reward: int = 0) -> BlockResult:
+    """Run ``txs`` in order, then credit ``reward`` (the engine's block subsidy) to the proposer;
+    returns (receipts, state_root, receipts_root, undo). A transaction breaking a rule makes the
+    block invalid: the error is raised and the state left unchanged."""
     suite = state.suite
     prev_root, mark = state.state_root, state.snapshot()
     receipts: list[Receipt] = []
@@ -274,6 +275,8 @@ def apply_block(state: WorldState, txs: Sequence[AccountTx], ctx: BlockContext) 
             receipt = apply_transaction(state, tx, ctx, cumulative)
             cumulative = receipt.cumulative_gas_used
             receipts.append(receipt)
+        if reward:
+            credit(state, ctx.proposer, reward)
     except BaseException:
         state.revert_to(mark)
         raise

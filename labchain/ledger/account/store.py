@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from labchain.crypto.suite import Suite, get_suite
 
@@ -138,15 +138,24 @@ class AccountStore:
             raise StoreError(f"cannot write block {height} to {self.path or ':memory:'}: {exc}", height) from None
         self.height = height
 
-    def apply_block(self, txs: Sequence[AccountTx], ctx: BlockContext) -> BlockResult:
-        """Apply and store the next block (one SQLite transaction)."""
+    def apply_block(self, txs: Sequence[AccountTx], ctx: BlockContext, reward: int = 0,
+                    check: Callable[[BlockResult], None] | None = None) -> BlockResult:
+        """Apply and store the next block (one SQLite transaction). ``reward``: see
+        :func:`apply_block`; ``check(result)`` may raise to refuse the block before it is stored
+        (a header's claimed roots), the state then left as it was."""
         if ctx.height != self.height + 1:
             raise BlockContextError(f"the next block of this account store is height {self.height + 1}, "
                                     f"not {ctx.height}", ctx)
         if ctx.chain_id != self.chain_id:
             raise BlockContextError(f"block context is for chain {ctx.chain_id!r}, this store holds "
                                     f"{self.chain_id!r}", ctx)
-        result = apply_block(self.state, txs, ctx)
+        result = apply_block(self.state, txs, ctx, reward)
+        if check is not None:
+            try:
+                check(result)
+            except BaseException:
+                self.state.apply_undo(result.undo)
+                raise
         self._commit(result.undo, ctx.height, result.receipts)
         return result
 

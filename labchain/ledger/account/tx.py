@@ -295,6 +295,10 @@ class AccountTx(Record):
         """The suite's ``hash256`` of the full encoding (signature included)."""
         return self._cached("id:" + suite.name, lambda: suite.hash256(self.to_bytes()))
 
+    def txid_in(self, suite: Suite) -> bytes:
+        """:meth:`txid`, under the name the chain and node layers ask every transaction."""
+        return self.txid(suite)
+
     def signing_message(self) -> bytes:
         """What the sender signs: a domain tag and the encoding with an empty signature."""
         return self._cached("msg", lambda: SIGNING_DOMAIN + Record.to_bytes(self.with_signature(b"")))
