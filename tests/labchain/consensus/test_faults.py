@@ -18,10 +18,6 @@ from labchain.consensus.sim import SimApp
 from labchain.consensus.tbft import Precommit, Prevote, Proposal, build_engines
 from simkit import FAST, SUITE
 
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
-
 NODES = st.lists(st.sampled_from(["v0", "v1", "v2", "v3"]), unique=True, min_size=1, max_size=3).map(tuple)
 T = st.floats(0, 100, allow_nan=False).map(lambda t: round(t, 3))
 ACTIONS = st.one_of(
