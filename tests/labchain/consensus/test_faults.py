@@ -3,7 +3,6 @@ stay within f, and each Byzantine wrapper rewrites the engine's outputs as docum
 from __future__ import annotations
 
 import json
-import os
 import random
 
 import pytest
