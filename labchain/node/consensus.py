@@ -287,8 +287,10 @@ class ConsensusDriver:
         self._run(self.engine.on_message(peer.name, engine_message, time.time()))
 
     def submit_transaction(self, tx: Transaction) -> None:
-        """A transaction this node accepted from a client: Raft orders it; the other engines
-        take transactions from the proposer's mempool (relayed there by ``inv``)."""
+        """A transaction this node accepted (from a client or relayed by a peer): Raft orders
+        it (the engine drops a command it already holds, so a transaction submitted on every
+        node is still one entry); the other engines take transactions from the proposer's
+        mempool (relayed there by ``inv``)."""
         if self.spec.type == "raft":
             self._run(self.engine.submit(tx.to_bytes(), time.time()))
 

@@ -492,6 +492,8 @@ class Node:
         log.info("accepted transaction %s from %s", tx.txid_in(self.suite).hex()[:16], peer)
         self.metrics.tx_accepted("peer")
         await self.announce(INV_TX, [tx.txid_in(self.suite)], exclude=peer)
+        if self.consensus is not None:
+            self.consensus.submit_transaction(tx)  # relayed: ordered even if its first node dies
 
     def _remember_rejected(self, h: bytes) -> None:
         if len(self._rejected) > 100_000:  # bounded memory; forgetting only costs a re-check
