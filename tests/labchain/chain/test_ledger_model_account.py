@@ -19,13 +19,19 @@ from labchain.ledger.account.wallet import AccountWallet
 from labchain.ledger.contracts import decode_value
 from labchain.ledger.contracts.stdlib import source
 
-PARAMS = get_params("regtest-account")
-COINS = PARAMS.account_balance
+COINS = get_params("regtest-account").account_balance
+
+
+@pytest.fixture(params=["p256-sha256", "sm2-sm3"])
+def params(request):
+    """regtest-account, and the same on China's national cryptography (SM2/SM3)."""
+    base = get_params("regtest-account")
+    return base if request.param == base.suite else base.with_changes(suite=request.param, name="regtest-account-sm")
 
 
 @pytest.fixture
-def wallet():
-    return AccountWallet(PARAMS)
+def wallet(params):
+    return AccountWallet(params)
 
 
 def mine(chain: Chain, pool: AccountMempool, proposer, timestamp=None) -> AccountBlock:
@@ -37,25 +43,25 @@ def mine(chain: Chain, pool: AccountMempool, proposer, timestamp=None) -> Accoun
     return block
 
 
-def test_the_config_chooses_the_model():
+def test_the_config_chooses_the_model(params):
     assert type(ledger_model(get_params("regtest"))) is UtxoModel
-    assert ledger_model(PARAMS).name == "account"
+    assert ledger_model(params).name == "account"
     with pytest.raises(ConfigError, match="ledger model 'plasma' is unknown; the models are account, utxo"):
-        ledger_model(PARAMS.with_changes(ledger="plasma"))
+        ledger_model(params.with_changes(ledger="plasma"))
 
 
-def test_genesis_allocates_the_deterministic_accounts(wallet):
-    with Chain(PARAMS) as chain:
+def test_genesis_allocates_the_deterministic_accounts(params, wallet):
+    with Chain(params) as chain:
         state = chain.ledger.store.state
-        assert len(genesis_allocations(PARAMS)) == 10
+        assert len(genesis_allocations(params)) == 10
         assert [state.balance(a) for a in wallet.addresses] == [COINS] * 10
         genesis = chain.get_block(0)
         assert genesis.state_root == state.state_root
         assert genesis.header.merkle_root == genesis.compute_merkle_root(chain.suite)
 
 
-def test_a_mined_transfer_moves_value_pays_gas_and_reward_and_leaves_a_receipt(wallet):
-    with Chain(PARAMS) as chain:
+def test_a_mined_transfer_moves_value_pays_gas_and_reward_and_leaves_a_receipt(params, wallet):
+    with Chain(params) as chain:
         pool = chain.ledger.new_pool(chain)
         tx = wallet.transfer(0, wallet.address(1), 5_000, nonce=0, gas_price=2)
         txid = pool.add(tx)
@@ -65,7 +71,7 @@ def test_a_mined_transfer_moves_value_pays_gas_and_reward_and_leaves_a_receipt(w
         assert state.account(wallet.address(0)).nonce == 1
         assert state.balance(wallet.address(0)) == COINS - 5_000 - 21_000 * 2
         assert state.balance(wallet.address(1)) == COINS + 5_000
-        assert state.balance(wallet.address(9)) == COINS + 21_000 * 2 + PARAMS.block_reward(1)
+        assert state.balance(wallet.address(9)) == COINS + 21_000 * 2 + params.block_reward(1)
         height, position, receipt = chain.ledger.store.receipt(txid)
         assert (height, position, receipt.status, receipt.gas_used) == (1, 0, 1, 21_000)
         assert block.state_root == state.state_root
@@ -74,8 +80,8 @@ def test_a_mined_transfer_moves_value_pays_gas_and_reward_and_leaves_a_receipt(w
             pool.add(wallet.transfer(0, wallet.address(1), 1, nonce=0))
 
 
-def test_a_deployed_token_transfers_with_events(wallet):
-    with Chain(PARAMS) as chain:
+def test_a_deployed_token_transfers_with_events(params, wallet):
+    with Chain(params) as chain:
         pool = chain.ledger.new_pool(chain)
         deploy = wallet.deploy(0, source("token"), ("Lab Coin", "LAB", 1000), nonce=0)
         pool.add(deploy)
@@ -99,15 +105,15 @@ def test_a_deployed_token_transfers_with_events(wallet):
         assert result.success and result.return_value == 30
 
 
-def test_the_header_commits_to_the_state_root(wallet):
-    with Chain(PARAMS) as chain:
+def test_the_header_commits_to_the_state_root(params, wallet):
+    with Chain(params) as chain:
         pool = chain.ledger.new_pool(chain)
         pool.add(wallet.transfer(0, wallet.address(1), 7, nonce=0))
         template = pool.block_template(wallet.address(9))
         lying = AccountBlock(template.header, template.proposer, bytes(32), template.receipts_root,
                              template.transactions)
         with pytest.raises(MerkleRootError, match="does not commit to its transactions, state root"):
-            chain.add_block(lying.with_header(Miner(PARAMS).solve(lying.header)))
+            chain.add_block(lying.with_header(Miner(params).solve(lying.header)))
         # a miner that commits to a wrong root: the header is consistent, execution is not
         root_before = chain.ledger.store.state_root
         wrong = AccountBlock(template.header, template.proposer, bytes(32), template.receipts_root,
@@ -115,13 +121,13 @@ def test_the_header_commits_to_the_state_root(wallet):
         header = template.header.__class__(2, template.header.prev_hash, wrong.compute_merkle_root(chain.suite),
                                            template.header.timestamp, template.header.bits, 0)
         with pytest.raises(StateRootError, match="claims state root 0000000000000000"):
-            chain.add_block(wrong.with_header(Miner(PARAMS).solve(header)))
+            chain.add_block(wrong.with_header(Miner(params).solve(header)))
         assert chain.height == 0 and chain.ledger.store.state_root == root_before
         assert chain.ledger.store.height == 0
 
 
-def test_a_reorganisation_reverts_balances_nonces_and_receipts_and_returns_the_tx_to_the_pool(wallet):
-    with Chain(PARAMS) as a, Chain(PARAMS) as b:
+def test_a_reorganisation_reverts_balances_nonces_and_receipts_and_returns_the_tx_to_the_pool(params, wallet):
+    with Chain(params) as a, Chain(params) as b:
         pool_a, pool_b = a.ledger.new_pool(a), b.ledger.new_pool(b)
         tx = wallet.transfer(0, wallet.address(1), 1_000, nonce=0)
         pool_a.add(tx)
@@ -141,8 +147,8 @@ def test_a_reorganisation_reverts_balances_nonces_and_receipts_and_returns_the_t
         assert block.transactions == (tx,) and a.ledger.store.receipt(tx.txid(a.suite))[0] == 3
 
 
-def test_a_losing_tx_whose_nonce_the_winner_used_is_refused_with_the_reason(wallet):
-    with Chain(PARAMS) as a, Chain(PARAMS) as b:
+def test_a_losing_tx_whose_nonce_the_winner_used_is_refused_with_the_reason(params, wallet):
+    with Chain(params) as a, Chain(params) as b:
         pool_a, pool_b = a.ledger.new_pool(a), b.ledger.new_pool(b)
         pool_a.add(wallet.transfer(0, wallet.address(1), 1_000, nonce=0))
         mine(a, pool_a, wallet.address(8))
@@ -157,9 +163,9 @@ def test_a_losing_tx_whose_nonce_the_winner_used_is_refused_with_the_reason(wall
         assert a.ledger.store.state.balance(wallet.address(2)) == COINS + 2_000
 
 
-def test_reopening_after_a_crash_between_the_stores_returns_to_the_tip(wallet, tmp_path):
+def test_reopening_after_a_crash_between_the_stores_returns_to_the_tip(params, wallet, tmp_path):
     path = str(tmp_path / "chain.sqlite")
-    with Chain(PARAMS, path) as chain:
+    with Chain(params, path) as chain:
         pool = chain.ledger.new_pool(chain)
         pool.add(wallet.transfer(0, wallet.address(1), 1, nonce=0))
         mine(chain, pool, wallet.address(9))
@@ -169,18 +175,18 @@ def test_reopening_after_a_crash_between_the_stores_returns_to_the_tip(wallet, t
         template = pool.block_template(wallet.address(9))
         chain.ledger.store.apply_block(template.transactions,
                                        chain.ledger.context(chain, 2, template.header.timestamp, template.proposer),
-                                       PARAMS.block_reward(2))
+                                       params.block_reward(2))
         assert chain.ledger.store.height == 2
-    with Chain(PARAMS, path) as chain:
+    with Chain(params, path) as chain:
         assert chain.height == 1 and chain.ledger.store.height == 1
         assert chain.ledger.store.state_root == tip_root == chain.get_block(1).state_root
         assert chain.ledger.store.state.account(wallet.address(0)).nonce == 1
 
 
-def test_a_state_proof_verifies_against_the_header_and_fails_for_a_wrong_value(wallet):
+def test_a_state_proof_verifies_against_the_header_and_fails_for_a_wrong_value(params, wallet):
     from labchain.node.account_methods import proof_answer
 
-    with Chain(PARAMS) as chain:
+    with Chain(params) as chain:
         pool = chain.ledger.new_pool(chain)
         pool.add(wallet.transfer(0, wallet.address(1), 9, nonce=0))
         block = mine(chain, pool, wallet.address(9))
@@ -195,8 +201,8 @@ def test_a_state_proof_verifies_against_the_header_and_fails_for_a_wrong_value(w
         assert answer["key"] == key.hex()
 
 
-def test_the_account_block_encoding_round_trips(wallet):
-    with Chain(PARAMS) as chain:
+def test_the_account_block_encoding_round_trips(params, wallet):
+    with Chain(params) as chain:
         pool = chain.ledger.new_pool(chain)
         pool.add(wallet.transfer(0, wallet.address(1), 9, nonce=0))
         block = mine(chain, pool, wallet.address(9))
@@ -205,11 +211,11 @@ def test_the_account_block_encoding_round_trips(wallet):
         assert len(block.header.to_bytes()) == 80   # the PoW header is Bitcoin's 80 bytes, version 2
 
 
-def test_a_block_of_the_other_model_is_refused_by_name(wallet):
+def test_a_block_of_the_other_model_is_refused_by_name(params, wallet):
     from labchain.block import genesis_block
     from labchain.core.errors import BlockValidationError
 
-    with Chain(PARAMS) as accounts, Chain("regtest") as coins:
+    with Chain(params) as accounts, Chain("regtest") as coins:
         with pytest.raises(BlockValidationError, match="is not an account block; this chain uses the account ledger"):
             accounts.add_block(genesis_block(get_params("regtest")))
         with pytest.raises(BlockValidationError, match="is not a UTXO block; this chain uses the UTXO ledger"):
