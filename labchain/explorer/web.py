@@ -245,6 +245,9 @@ class TxHandler(Page):
                 except (data.NotFoundError, IndexError):
                     pass
                 inputs.append(row)
+            if info.get("fee") is None and inputs and all(i["amount"] is not None for i in inputs):
+                # a confirmed transaction's fee: what its inputs spend minus what it pays out
+                info["fee"] = sum(i["amount"] for i in inputs) - sum(o["amount"] for o in info["tx"]["outputs"])
             return {"info": info, "inputs": inputs, "snap": snap}
 
         await self.page("tx.html", work, net)

@@ -41,6 +41,8 @@ def test_transaction_page_shows_inputs_with_their_amounts_and_outputs(get, chain
     assert status == 200 and chain_net.confirmed in body and "in block" in body
     assert chain_net.paid in body and "0.00123456" in body          # the output paid
     assert "Inputs (1)" in body and "Outputs (2)" in body
+    fee = chain_net.nodes[0].rpc.getblock(4)["transactions"][0]["outputs"][0]["amount"] - 5_000_000_000
+    assert re.search(r"Fee</th><td>" + re.escape(f"{fee / 1e8:,.8f}".rstrip("0").rstrip(".")) + "<", body)
     status, pending = get(f"/n/local/tx/{chain_net.pending}")
     assert status == 200 and "waiting in the mempool" in pending
 
