@@ -183,6 +183,15 @@ def export(course: CourseLike, fmt: str = "csv",
     return _export(_course(course), fmt, out)
 
 
+def publish_lti(course: CourseLike, hub_dir: str | os.PathLike, labs: list[str] | None = None,
+                lineitems: dict[str, str] | None = None) -> batch.BatchSummary:
+    """Post each student's score to the LMS line item with LTI AGS (one item per lab/student;
+    grading/publish.py, docs/hub.md)."""
+    from grading.publish import publish_lti as _publish
+
+    return _publish(_course(course), hub_dir, labs, lineitems)
+
+
 def report(course: CourseLike, out_dir: str | os.PathLike | None = None, *,
            force: bool = False) -> batch.BatchSummary:
     """PNG figures per lab: score distribution and points per grade cell (one item per lab;

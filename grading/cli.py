@@ -116,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: COURSE/exports/grades-FORMAT.csv)")
     p.set_defaults(func=_export)
 
+    p = sub.add_parser("publish", help="post scores to the LMS (LTI Advantage AGS, via the class server)")
+    _course_arg(p)
+    p.add_argument("labs", nargs="*", metavar="LAB")
+    p.add_argument("--lti", action="store_true", required=True, help="publish with LTI 1.3 AGS (the only way)")
+    p.add_argument("--hub-dir", metavar="DIR", default=os.environ.get("LABCHAIN_HUB_DIR", "var/hub"),
+                   help="the class server's state folder: tool key, LMS users (default $LABCHAIN_HUB_DIR or var/hub)")
+    p.add_argument("--lineitem", action="append", default=[], metavar="LAB=URL",
+                   help="the LMS line item of LAB (default: the one of each student's launch)")
+    p.set_defaults(func=_publish)
+
     p = sub.add_parser("report", help="PNG figures: score distribution per lab and per test cell")
     _course_arg(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: COURSE/reports)")
@@ -210,6 +220,17 @@ def _export(a) -> int:
     out, report, summary = api.export(a.course, a.format, a.out)
     print(f"wrote {out} and {report}")
     return _summary(summary)
+
+
+def _publish(a) -> int:
+    from grading import api
+    lineitems = {}
+    for pair in a.lineitem:
+        lab, sep, url = pair.partition("=")
+        if not sep or not lab or not url:
+            raise GradingError(f"--lineitem {pair!r} must be LAB=URL")
+        lineitems[lab] = url
+    return _summary(api.publish_lti(a.course, a.hub_dir, a.labs or None, lineitems))
 
 
 def _report(a) -> int:

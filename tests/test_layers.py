@@ -51,6 +51,7 @@ RANKS = {
     "grading.pipeline": 24,              # nbgrader steps around the sandbox
     "grading.collect": 25, "grading.export": 25, "grading.feedback": 25, "grading.report": 25,
     "grading.autograde": 26,
+    "grading.publish": 26,               # LTI AGS grade passback (reads the hub's LTI state)
     "grading.queue": 26,                 # autograde through Celery + Redis workers (docs/grading-queue.md)
     "grading.api": 27,
     "grading.cli": 28,

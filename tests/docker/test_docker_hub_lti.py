@@ -92,3 +92,54 @@ def test_the_tool_key_stays_in_the_hub_state_folder(lti_hub):
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     published = json.dumps(tool_jwks(lti_hub.state_dir))
     assert '"d"' not in published and '"kty": "RSA"' in published     # public half only
+
+
+def course_scores(settings, platform, subs_scores: dict[str, float]) -> dict:
+    """Scores shaped as ``grading.export.collect_scores`` returns them, for launched LMS users."""
+    students = {student_id(platform.issuer, sub, salt(settings)): {"labs": {"lab01": {
+        "score": score, "max_score": 10.0}}} for sub, score in subs_scores.items()}
+    students["s-never-launched"] = {"labs": {"lab01": {"score": 3.0, "max_score": 10.0}}}
+    return {"labs": {"lab01": 10.0}, "students": students}
+
+
+def test_published_grades_arrive_at_the_line_item_with_the_right_user_and_score(lti_hub, platform):
+    from grading.publish import publish_scores
+
+    for sub in ("pub-0001", "pub-0002"):
+        assert launch(lti_hub.public_url, platform, sub).status_code == 302
+    platform.scores.clear()
+    summary = publish_scores(course_scores(lti_hub, platform, {"pub-0001": 7.5, "pub-0002": 10.0}),
+                             lti_hub.state_dir, ["lab01"])
+    got = {s["score"]["userId"]: s for s in platform.scores}
+    assert set(got) == {"pub-0001", "pub-0002"}                     # LMS subs, not hashed ids
+    assert got["pub-0001"]["score"]["scoreGiven"] == 7.5 and got["pub-0001"]["score"]["scoreMaximum"] == 10.0
+    assert got["pub-0002"]["score"]["scoreGiven"] == 10.0
+    assert got["pub-0001"]["score"]["gradingProgress"] == "FullyGraded"
+    assert {s["lineitem"] for s in platform.scores} == {platform.lineitem(1)}
+    statuses = {r.item: r.status for r in summary.results}
+    assert statuses["lab01/s-never-launched"] == "skipped"
+    assert summary.counts()["done"] == 2 and summary.exit_code == 0
+    # an explicit line item wins over the launch's
+    platform.scores.clear()
+    publish_scores(course_scores(lti_hub, platform, {"pub-0001": 8.0}), lti_hub.state_dir, ["lab01"],
+                   {"lab01": platform.lineitem(7)})
+    assert {(s["lineitem"], s["score"]["userId"]) for s in platform.scores} >= {(platform.lineitem(7), "pub-0001")}
+
+
+def test_a_tool_key_the_platform_does_not_know_gets_no_token_and_posts_nothing(lti_hub, platform):
+    from grading.publish import PublishError, publish_scores
+    from labchain.deploy.hub.lti import public_jwk
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert launch(lti_hub.public_url, platform, "pub-0003").status_code == 302
+    registered = platform.tool_jwks
+    platform.tool_jwks = {"keys": [dict(public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                                        kid=registered["keys"][0]["kid"])]}
+    platform.scores.clear()
+    refusals = platform.token_refusals
+    try:
+        with pytest.raises(PublishError, match="refused the tool's token request \\(401"):
+            publish_scores(course_scores(lti_hub, platform, {"pub-0003": 5.0}), lti_hub.state_dir, ["lab01"])
+    finally:
+        platform.tool_jwks = registered
+    assert platform.token_refusals == refusals + 1 and platform.scores == []
