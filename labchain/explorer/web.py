@@ -60,11 +60,13 @@ class Explorer:
         net = self.networks.get(name)
         if net is None and self.console is not None:
             net = self.console.network(name)  # a student's testnet, known to the console
-            if net is not None:
-                self.networks[name] = net
         if net is None:
             raise data.NotFoundError(f"there is no network {name[:40]!r} in this explorer", name)
         return net
+
+    def is_console_network(self, name: str) -> bool:
+        """A student's network reached through the console: it needs the console's token too."""
+        return name not in self.networks
 
     def render(self, template: str, lang: str, **context: Any) -> str:
         return self.env.get_template(template).render(_=translator(lang), lang=lang,
@@ -116,13 +118,32 @@ class Page(tornado.web.RequestHandler):
         except LanguageError:
             return current_language()
 
+    def network(self, name: str) -> data.Network:
+        net = self.explorer.network(name)
+        if self.explorer.is_console_network(name):
+            self.check_token()
+        return net
+
+    def check_token(self) -> None:
+        """Raise ConsoleTokenError (403) unless the request carries the console's token; a token
+        given in the URL is kept in a cookie so the console's links keep working."""
+        console = self.explorer.console
+        in_url = self.get_query_argument("token", None)
+        given = (in_url or self.get_cookie(TOKEN_COOKIE) or
+                 self.request.headers.get("Authorization", "").removeprefix("Bearer ").strip())
+        if console is None or not given or not hmac.compare_digest(given.encode(), console.token.encode()):
+            raise ConsoleTokenError("the class console needs the instructor's token "
+                                    "(/class?token=..., printed by labchain explorer --class)", None)
+        if in_url:
+            self.set_cookie(TOKEN_COOKIE, given, path="/", httponly=True, samesite="Strict")
+
     def lang_links(self) -> dict[str, str]:
-        args = {k: self.get_query_argument(k) for k in self.request.query_arguments if k != "lang"}
+        args = {k: self.get_query_argument(k) for k in self.request.query_arguments if k not in ("lang", "token")}
         return {lang: self.request.path + "?" + urlencode(dict(args, lang=lang)) for lang in LANGUAGES}
 
     async def page(self, template: str, work: Callable[[], dict], net: str | None = None) -> None:
         lang = self.language()
-        network = self.explorer.network(net) if net else None
+        network = self.network(net) if net else None
         started = time.perf_counter()
         context = await IOLoop.current().run_in_executor(None, lambda: work(network) if net else work())
         fetched = time.perf_counter()
@@ -207,7 +228,7 @@ class SummaryApiHandler(Page):
     """Heights and tips as JSON (for scripts; the pages do not need it)."""
 
     async def get(self, net: str) -> None:
-        network = self.explorer.network(net)
+        network = self.network(net)
         snap = await IOLoop.current().run_in_executor(None, network.snapshot)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"network": net, "nodes": [
@@ -298,7 +319,7 @@ class SearchHandler(Page):
         if kind == "address":
             self.redirect(f"/n/{net}/address/{quote(value)}{suffix}")
             return
-        network = self.explorer.network(net)
+        network = self.network(net)
 
         def find() -> str:
             snap = network.snapshot()
@@ -321,13 +342,7 @@ class ConsoleHandler(Page):
         if console is None:
             raise data.NotFoundError("this explorer was started without a class console "
                                      "(labchain explorer --class)", "/class")
-        given = (self.get_query_argument("token", None) or self.get_cookie(TOKEN_COOKIE) or
-                 self.request.headers.get("Authorization", "").removeprefix("Bearer ").strip())
-        if not given or not hmac.compare_digest(given.encode(), console.token.encode()):
-            raise ConsoleTokenError("the class console needs the instructor's token "
-                                    "(/class?token=..., printed by labchain explorer --class)", None)
-        if self.get_query_argument("token", None):
-            self.set_cookie(TOKEN_COOKIE, given, path="/", httponly=True, samesite="Strict")
+        self.check_token()
         await self.page("console.html", lambda: {"rows": console.rows()})
 
 

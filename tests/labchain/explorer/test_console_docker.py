@@ -35,7 +35,8 @@ def test_console_lists_a_docker_student_testnet_and_links_its_explorer():
             row = row[:row.index("</tr>")]
             assert ">2/2<" in row and ">3<" in row and ">1/1<" in row and "MiB" in row
             assert f'href="/n/{student}/"' in row
-            code, page = fetch(bg.url, f"/n/{student}/")
+            assert fetch(bg.url, f"/n/{student}/")[0] == 403
+            code, page = fetch(bg.url, f"/n/{student}/?token=docker-token")
             assert code == 200 and '<b id="height">3</b>' in page and page.count('class="up"') == 2
     finally:
         backend.down(student, client=client, missing_ok=True)

@@ -136,8 +136,10 @@ def test_class_console_needs_the_token_and_links_each_student(chain_net, tmp_pat
             assert ">4/4<" in row1 and ">4<" in row1 and "1/2/2/1" in row1 and "MiB" in row1
             row2 = body[body.index('data-student="s002"'):]
             assert ">1/2<" in row2 and "node1: exited" in row2
-            status, student = fetch(bg.url, "/n/s002/")
+            assert fetch(bg.url, "/n/s002/")[0] == 403          # a student's chain: token too
+            status, student = fetch(bg.url, "/n/s002/?token=t0ken")
             assert status == 200 and '<b id="height">2</b>' in student
+            assert fetch(bg.url, "/n/s002/live?token=wrong")[0] == 403
 
 
 def test_an_sm2_sm3_chain_is_explored_with_its_own_ids(tmp_path):
