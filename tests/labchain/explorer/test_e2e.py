@@ -99,7 +99,7 @@ def test_live_block_fork_resolution_search_and_language(browser, tmp_path, shots
         page.wait_for_selector("h1 >> text=Chain overview", timeout=WAIT_MS)
 
         for name, path in [("block", "/n/local/block/5"), ("address", f"/n/local/address/{to}"),
-                           ("nodes", "/n/local/nodes"), ("class-console", "/class?token=e2e")]:
+                           ("nodes", "/n/local/nodes")]:
             page.goto(bg.url + path)
             page.wait_for_selector("h1")
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
@@ -110,6 +110,9 @@ def test_live_block_fork_resolution_search_and_language(browser, tmp_path, shots
         page.goto(bg.url + "/n/local/nodes")
         page.wait_for_selector('.peer.down[data-node="node3"]', timeout=WAIT_MS)
         page.screenshot(path=str(shots / "nodes-one-down.png"), full_page=True)
+        page.goto(bg.url + "/class?token=e2e")
+        page.wait_for_selector('tr[data-student="s001"] >> text=3/4', timeout=WAIT_MS)
+        page.screenshot(path=str(shots / "class-console.png"), full_page=True)
         page.close()
     for png in shots.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
