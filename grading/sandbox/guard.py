@@ -26,10 +26,21 @@ against the code it sent. A missing or wrong proof (``do_execute`` or the messag
 replaced, the mark stripped, the code rewritten on the way, the status edited after the
 guard) fails that cell. Anything found becomes the ``tampered-runtime`` flag.
 
+The notebook's global names (the user namespace) are covered too (``Scope``): a grade cell
+runs in a fresh copy of the namespace, so a student function the test calls that rebinds a
+global (``globals()[...] = ...``, a ``global`` statement) changes the notebook's namespace,
+not the one the test looks its names up in; such a rebinding of a name the test bound is
+reported. Names an instructor cell bound (a setup cell the driver marks ``SETUP``, or a
+grade cell) are put back into that copy as the instructor cell bound them, so student code
+between cells cannot swap a name a later test uses (``H = FakeHashlib`` after the setup
+cell's ``import hashlib as H``).
+
 What this does not stop (see docs/grading-sandbox.md, "Runtime tampering"): code that
 attacks the guard itself (its closure, the key in its memory, via ``gc``, frames or
-``ctypes``) and changes to the test's own globals (the user namespace) made while the test
-runs; test cells must use references they take themselves and type-exact comparisons.
+``ctypes``), a student function that writes into its caller's frame
+(``sys._getframe(1).f_globals``), and mutation of a shared object in place (a list the
+test and the student both hold); test cells must use references they take themselves and
+type-exact comparisons.
 """
 from __future__ import annotations
 
@@ -45,6 +56,8 @@ from typing import Any
 
 #: content key of an execute_request the driver wants guarded (a grade cell)
 MARK = "labchain_guard"
+#: value of ``MARK`` on a locked instructor cell that is not a grade cell (a setup cell)
+SETUP = "setup"
 #: error name of a grade cell whose runtime was changed while it ran
 TAMPERED = "TamperedRuntime"
 #: modules whose attributes (and, for labchain and numpy.testing, classes) tests rely on;
@@ -113,14 +126,14 @@ class Snapshot:
         objects = [shell, kernel, tm, shell.compile, shell.events, shell.displayhook,
                    shell.display_pub, kernel.session, sys.stdout, sys.stderr,
                    ExecutionInfo, ExecutionResult]
-        classes = _mro_classes(*objects, Snapshot)
+        classes = _mro_classes(*objects, Snapshot, Scope)
         for name in self.sys_modules:   # Python classes of labchain and numpy.testing
             if name.startswith(PROTECTED_PREFIXES) or name == "labchain":
                 classes += [v for v in self.modules[name].values() if isinstance(v, type)
                             and v.__module__ == name and not _is_static(v)]
         self.classes = {id(c): (c, dict(vars(c))) for c in classes}
         self.attrs = {(obj, name): getattr(obj, name) for obj, names in (
-            (shell, ("user_ns", "user_global_ns", "compile", "input_transformer_manager",
+            (shell, ("user_ns", "user_module", "user_global_ns", "compile", "input_transformer_manager",
                      "events", "displayhook", "display_pub", "ast_transformers",
                      "input_transformers_post", "custom_exceptions", "CustomTB")),
             (kernel, ("shell", "session", "shell_handlers", "do_execute")),
@@ -288,6 +301,61 @@ def _list_name(snap: Snapshot, lst: list) -> str:
     return names.get(id(lst), "?")
 
 
+class Scope:
+    """The notebook's names as instructor cells bound them, and the fresh namespace a grade
+    cell runs in (see the module docstring). Identity comparisons only."""
+
+    #: names IPython itself rebinds on every cell (output history): never trusted
+    VOLATILE = ("_", "__", "___", "_i", "_ii", "_iii", "_oh", "_dh", "In", "Out", "exit", "quit")
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.trusted: dict[str, Any] = {}
+
+    def _trusts(self, name: str) -> bool:
+        return not (name in self.VOLATILE or name.startswith(("_i", "_o")) and name[2:].isdigit()
+                    or name.startswith("_") and name[1:].isdigit())
+
+    def record(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """What an instructor cell bound (new or rebound names): trusted from now on."""
+        bound = {k: v for k, v in after.items() if before.get(k, _MISSING) is not v and self._trusts(k)}
+        self.trusted.update(bound)
+        for name in [k for k in self.trusted if k not in after]:   # the instructor's `del`
+            del self.trusted[name]
+        return bound
+
+    async def run_setup(self, run: Any) -> Any:
+        ns = self.shell.user_ns
+        before = dict(ns)
+        reply = await run()
+        self.record(before, ns)
+        return reply
+
+    async def run_grade(self, run: Any) -> tuple[Any, list[str]]:
+        """Run a grade cell in a fresh copy of the namespace with the trusted names put back;
+        copy what it bound back to the notebook; report names the student rebound meanwhile."""
+        shell = self.shell
+        main_module, main_ns = shell.user_module, shell.user_ns
+        fresh = types.ModuleType(getattr(main_module, "__name__", "__main__"))
+        scope = fresh.__dict__
+        scope.update(main_ns)
+        scope.update(self.trusted)
+        start, before = dict(scope), dict(main_ns)
+        shell.user_module, shell.user_ns = fresh, scope
+        try:
+            reply = await run()
+        finally:
+            shell.user_module, shell.user_ns = main_module, main_ns
+        bound = self.record(start, scope)
+        watched = set(self.trusted) | set(bound)
+        rebound = sorted(k for k in watched if main_ns.get(k, _MISSING) is not before.get(k, _MISSING))
+        main_ns.update({k: v for k, v in scope.items() if start.get(k, _MISSING) is not v})
+        for name in [k for k in start if k not in scope]:
+            main_ns.pop(name, None)
+        return reply, [f"the notebook's global {name!r} was rebound while the test ran"
+                       for name in rebound[:5]]
+
+
 def install(kernel: Any, key: bytes) -> None:
     """Snapshot the pristine kernel and guard every grade cell (see the module docstring).
 
@@ -298,25 +366,40 @@ def install(kernel: Any, key: bytes) -> None:
     pristine_do_execute = IPythonKernel.do_execute
     sign = proof
     snapshot: Snapshot | None = None
+    scope = Scope(kernel.shell)
+    pending: list[str] = []    # found before a setup cell: reported with the next grade cell
     # the functions themselves, own state first: patching the class or this module's
     # globals changes nothing here, and the first two steps undo such patches
     steps = (Snapshot._restore_own_state, Snapshot._restore_classes, Snapshot._restore_rest)
+    run_setup, run_grade = Scope.run_setup, Scope.run_grade
 
     def restore(snap: Snapshot) -> list[str]:
         return [what for step in steps for what in step(snap)]
 
     async def do_execute(code: str, silent: bool, *args: Any, **kwargs: Any) -> dict[str, Any]:
         parent = kernel.get_parent("shell") or {}
-        if not (parent.get("content") or {}).get(MARK):
-            return await pristine_do_execute(kernel, code, silent, *args, **kwargs)
-        found = restore(snapshot)
-        reply = await pristine_do_execute(kernel, code, silent, *args, **kwargs)
+        mark = (parent.get("content") or {}).get(MARK)
+
+        def run() -> Any:
+            return pristine_do_execute(kernel, code, silent, *args, **kwargs)
+
+        if not mark:
+            return await run()
+        if mark == SETUP:
+            pending.extend(restore(snapshot))
+            reply = await run_setup(scope, run)
+            pending.extend(f"{what} (while a setup cell ran)" for what in restore(snapshot))
+            return reply
+        found = pending[:] + restore(snapshot)
+        pending.clear()
+        reply, rebound = await run_grade(scope, run)
         during = restore(snapshot)
         if during:
             found += [f"{what} (while the test ran)" for what in during]
             reply = {**reply, "status": "error", "ename": TAMPERED,
                      "evalue": "the submission changed the grader's runtime while this test ran",
                      "traceback": [f"{TAMPERED}: " + "; ".join(during)]}
+        found += rebound
         msg_id = str((parent.get("header") or {}).get("msg_id", ""))
         reply[MARK] = {"found": found[:20],
                        "proof": sign(key, msg_id, code, str(reply.get("status")),

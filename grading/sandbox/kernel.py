@@ -146,6 +146,14 @@ def is_test_cell(cell: Any) -> bool:
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def is_setup_cell(cell: Any) -> bool:
+    """A locked instructor code cell that is neither graded nor a solution (a setup cell):
+    the guard records the names it binds (``guard.Scope``)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("locked")) \
+        and not meta.get("grade") and not meta.get("solution")
+
+
 class SandboxClient(NotebookClient):  # type: ignore[misc]
     """nbclient with an output cap (past ``max_output_bytes`` outputs are dropped and the
     kernel is killed, so a print loop cannot exhaust the grader's memory) and guarded test
@@ -161,6 +169,7 @@ class SandboxClient(NotebookClient):  # type: ignore[misc]
         self.flooded = False
         self.guard_key = guard_key
         self.guarding = False       # the cell being sent is a test cell
+        self.setup = False          # ... a locked instructor setup cell
         self.tampered: list[str] = []
 
     def _execute(self, code: str, silent: bool = False, store_history: bool = True,
@@ -172,16 +181,19 @@ class SandboxClient(NotebookClient):  # type: ignore[misc]
                    "stop_on_error": stop_on_error}
         if self.guarding:
             content[guard.MARK] = 1
+        elif self.setup:
+            content[guard.MARK] = guard.SETUP
         msg = self.kc.session.msg("execute_request", content)
         self.kc.shell_channel.send(msg)
         return msg["header"]["msg_id"]
 
     async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
         self.guarding = bool(self.guard_key) and is_test_cell(cell)
+        self.setup = bool(self.guard_key) and is_setup_cell(cell)
         try:
             return await super().async_execute_cell(cell, cell_index, *args, **kw)
         finally:
-            self.guarding = False
+            self.guarding = self.setup = False
 
     def _check_guard(self, cell: Any, exec_reply: dict[str, Any]) -> None:
         """The reply of a test cell must carry the guard's proof for the code we sent."""

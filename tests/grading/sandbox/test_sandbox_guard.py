@@ -36,3 +36,62 @@ def test_a_patched_labchain_function_is_restored_before_the_test(one):
     assert result.status == "ok", result.message
     assert _errors(result.notebook.cells[1]) == [], result.notebook.cells[1].outputs
     assert any("labchain.crypto.sha256" in why for why in result.tampered), result.tampered
+
+
+def _setup_cell(source: str, grade_id: str = "setup"):
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True,
+                                 "grade_id": grade_id, "schema_version": 3}
+    return cell
+
+
+FAKE_HASHLIB = ("class FakeHash:\n    def hexdigest(self):\n        return 'x'\n"
+                "class H:\n    sha256 = staticmethod(lambda data=b'': FakeHash())\n")
+
+
+def test_a_name_bound_by_a_setup_cell_cannot_be_swapped_before_the_test(one):
+    # the setup cell imports hashlib as H; the student's cell swaps H for a fake whose digest
+    # agrees with their wrong answer; the test sees the setup cell's H (guard.Scope)
+    nb = new_notebook(cells=[
+        _setup_cell("import hashlib as H"),
+        new_code_cell(FAKE_HASHLIB + "def digest(data):\n    return 'x'\n"),
+        _test_cell("assert digest(b'a') == H.sha256(b'a').hexdigest()")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[2]) == ["AssertionError"], result.notebook.cells[2].outputs
+
+
+def test_a_name_bound_by_an_earlier_test_cannot_be_swapped_before_a_later_one(one):
+    nb = new_notebook(cells=[
+        _test_cell("import hashlib as H\nassert H.sha256(b'').digest_size == 32", "t1"),
+        new_code_cell(FAKE_HASHLIB + "def digest(data):\n    return 'x'\n"),
+        _test_cell("assert digest(b'a') == H.sha256(b'a').hexdigest()", "t2")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[0]) == []
+    assert _errors(result.notebook.cells[2]) == ["AssertionError"], result.notebook.cells[2].outputs
+
+
+def test_a_test_global_rebound_while_the_test_runs_changes_nothing_and_is_flagged(one):
+    nb = new_notebook(cells=[
+        new_code_cell("def answer():\n    globals()['expected'] = 'x'\n    return 'x'\n"),
+        _test_cell("expected = 'right'\ngot = answer()\nassert got == expected, (got, expected)")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[1]) == ["AssertionError"], result.notebook.cells[1].outputs
+    assert any("'expected' was rebound while the test ran" in why for why in result.tampered), result.tampered
+
+
+def test_what_a_test_cell_binds_reaches_later_cells_and_the_student_keeps_their_names(one):
+    # the fresh scope must not change honest semantics: a test's helper is visible later, a
+    # student's own global survives the test, and no flag is raised
+    nb = new_notebook(cells=[
+        new_code_cell("count = 0\ndef bump():\n    global count\n    count += 1\n    return count\n"),
+        _test_cell("def helper(x):\n    return x * 2\nassert bump() == 1", "t1"),
+        new_code_cell("assert count == 1, count\nassert helper(2) == 4"),
+        _test_cell("assert helper(3) == 6 and bump() == 2", "t2")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    for i in (1, 2, 3):
+        assert _errors(result.notebook.cells[i]) == [], (i, result.notebook.cells[i].outputs)
+    assert result.tampered == ()
