@@ -5,6 +5,11 @@ so a message is translated by *template*: ``errors.zh-CN.yaml`` (beside this mod
 each English message with ``{placeholders}`` and its Chinese sentence. :func:`translate` finds
 the first template the whole message matches and fills the Chinese one with the same values
 (values that are themselves whole messages, as in a wrapped error, are translated too).
+An entry may list ``whole: [name, ...]``: placeholders whose text must itself be a translated
+message, else the entry does not apply (so a generic frame such as ``cannot {op}: {why}`` never
+turns an unrelated English sentence half-Chinese). A message made of
+``"; "``-separated clauses ending with a full stop (``PolicyResult.explain()``) is translated
+clause by clause, before any whole-message template, and only when every clause has one.
 
 Why templates, not gettext: ``gettext`` needs a message id at the raise site, which would mean
 editing every raise in the ledger; matching the finished sentence needs one hook in
@@ -34,6 +39,7 @@ class Template:
     english: str
     translated: str
     pattern: re.Pattern
+    whole: tuple[str, ...] = ()
 
 
 def _compile(english: str) -> re.Pattern:
@@ -65,18 +71,45 @@ def templates(language: str) -> tuple[Template, ...]:
         if set(_PLACEHOLDER.findall(row["en"])) != set(_PLACEHOLDER.findall(row[language])):
             raise TranslationError(f"{path}: entry {i} ({row['error']}): the {language} sentence must use "
                                    f"the same placeholders as the English one")
-        out.append(Template(row["error"], row["en"], row[language], _compile(row["en"])))
+        whole = tuple(row.get("whole") or ())
+        if not set(whole) <= set(_PLACEHOLDER.findall(row["en"])):
+            raise TranslationError(f"{path}: entry {i} ({row['error']}): 'whole' names a placeholder "
+                                   f"the English message does not have")
+        out.append(Template(row["error"], row["en"], row[language], _compile(row["en"]), whole))
     return tuple(out)
 
 
 def translate(message: str, language: str | None = None, _depth: int = 0) -> str:
     """``message`` in ``language`` (default: ``LABCHAIN_LANG``), or unchanged if no template fits."""
     language = language or current_language()
-    if language == SOURCE_LANGUAGE or _depth > 3:
+    if language == SOURCE_LANGUAGE:
         return message
+    found = _lookup(message, language, _depth)
+    return message if found is None else found
+
+
+_CLAUSE_SEP, _CLAUSE_SEP_ZH = "; ", "；"
+
+
+def _lookup(message: str, language: str, depth: int) -> str | None:
+    """The translation of ``message``, or None when no template (or clause split) fits."""
+    if depth > 6:
+        return None
+    if _CLAUSE_SEP in message and message.endswith("."):   # a "; "-joined explanation: clauses first,
+        parts = [_lookup(part, language, depth + 1)          # so no frame swallows several clauses
+                 for part in message[:-1].split(_CLAUSE_SEP)]
+        if all(part is not None for part in parts):
+            return _CLAUSE_SEP_ZH.join(parts) + "。"
     for template in templates(language):
         match = template.pattern.fullmatch(message)
-        if match:
-            values = {k: translate(v, language, _depth + 1) for k, v in match.groupdict().items()}
+        if not match:
+            continue
+        values = {}
+        for name, text in match.groupdict().items():
+            inner = _lookup(text, language, depth + 1)
+            if inner is None and name in template.whole:
+                break
+            values[name] = text if inner is None else inner
+        else:
             return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template.translated)
-    return message
+    return None
