@@ -35,6 +35,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,9 +159,34 @@ def check_no_session(paths: LabPaths) -> None:
                            f"`labchain testnet down --dir {paths.testnet}` and run this again")
 
 
+def start_explorer(testnet_dir: Path, port: int = 8088, timeout: float = 20.0,
+                   env: dict[str, str] | None = None) -> tuple[subprocess.Popen | None, str]:
+    """``labchain explorer`` on the session's testnet, as a child process; (process, URL), or
+    (None, why) when it could not start (a port in use): the lab session goes on without it."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/"
+    child = subprocess.Popen([sys.executable, "-m", "labchain.cli", "explorer", "--testnet",
+                              str(testnet_dir), "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            why = (child.stderr.read() or b"").decode(errors="replace").strip().splitlines()
+            return None, why[-1] if why else f"it exited with status {child.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return child, url
+        except OSError:
+            time.sleep(0.2)
+    child.terminate()
+    return None, f"it did not answer on {url} within {timeout:.0f} s"
+
+
 def run(instructor: bool = False, lang: str = "en", root: Path = REPO_ROOT, nodes: int = 4,
-        params: str = "regtest", jupyter_args: list[str] | None = None) -> int:
-    """A whole lab session: views, testnet, JupyterLab until it exits; the exit code."""
+        params: str = "regtest", jupyter_args: list[str] | None = None,
+        explorer_port: int = 8088) -> int:
+    """A whole lab session: views, testnet, block explorer, JupyterLab until it exits; the exit code."""
     from labchain.testnet.testnet import Testnet
 
     if lang not in LANGUAGES:
@@ -183,6 +209,9 @@ def run(instructor: bool = False, lang: str = "en", root: Path = REPO_ROOT, node
     print(net.table())
     print(f"Notebooks reach the testnet through LABCHAIN_TESTNET={net.env_value}; "
           "`labchain testnet status` shows it")
+    explorer, where = start_explorer(paths.testnet, explorer_port, env=env)
+    print(f"block explorer: {where}" if explorer else f"the block explorer did not start ({where}); "
+          "the lab works without it")
     cmd = [sys.executable, "-m", "jupyter", "lab", str(folder), *(jupyter_args or [])]
     if os.geteuid() == 0 and "--allow-root" not in cmd:
         cmd.append("--allow-root")  # containers and CI run as root
@@ -195,6 +224,8 @@ def run(instructor: bool = False, lang: str = "en", root: Path = REPO_ROOT, node
         finally:
             signal.signal(signal.SIGINT, previous)
     finally:
+        if explorer is not None:
+            explorer.terminate()
         session.forget(os.getpid())
         net.down()
 
@@ -211,13 +242,16 @@ def register(subparsers) -> None:
     p.add_argument("--nodes", type=int, default=4, help="testnet nodes (default 4)")
     p.add_argument("--config", "--params", dest="params", default="regtest", metavar="CHAIN",
                    help="chain configuration of the testnet (default regtest)")
+    p.add_argument("--explorer-port", type=int, default=8088,
+                   help="port of the block explorer the session opens (default 8088)")
     p.add_argument("--root", type=Path, default=REPO_ROOT,
                    help="checkout whose labs/ and var/ to use (default: this one)")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER_ARGS",
                    help="passed to `jupyter lab` (e.g. -- --port 8899 --no-browser)")
     p.set_defaults(func=lambda a: run(a.instructor, a.lang, root=a.root, nodes=a.nodes, params=a.params,
-                                      jupyter_args=[x for x in a.jupyter_args if x != "--"]))
+                                      jupyter_args=[x for x in a.jupyter_args if x != "--"],
+                                      explorer_port=a.explorer_port))
 
 
-__all__ = ["run", "prepare_student_view", "prepare_course", "write_view_config",
+__all__ = ["run", "start_explorer", "prepare_student_view", "prepare_course", "write_view_config",
            "check_no_session", "LabPaths", "LabError", "STUDENT_DISABLED", "register"]

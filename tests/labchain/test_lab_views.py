@@ -121,10 +121,11 @@ def _labchain(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 def test_lab_session_student_view_testnet_found_without_flags_and_not_killed_by_a_second(root):
     env = _env(root)
-    port = _free_port()
+    port, explorer_port = _free_port(), _free_port()
     record = root / "run" / "lab-testnet.json"
     session = subprocess.Popen(
-        [sys.executable, "-m", "labchain.cli", "lab", "--root", str(root), "--nodes", "2", "--",
+        [sys.executable, "-m", "labchain.cli", "lab", "--root", str(root), "--nodes", "2",
+         "--explorer-port", str(explorer_port), "--",
          "--no-browser", f"--port={port}", f"--IdentityProvider.token={TOKEN}"],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -134,6 +135,8 @@ def test_lab_session_student_view_testnet_found_without_flags_and_not_killed_by_
         assert set(STUDENT_DISABLED) <= disabled
         assert _get(f"http://127.0.0.1:{port}/formgrader?token={TOKEN}")[0] == 404
         assert record.is_file()
+        explorer = _get(f"http://127.0.0.1:{explorer_port}/")  # the session's block explorer
+        assert explorer[0] == 200 and "node1" in explorer[1]
         served = _get(f"http://127.0.0.1:{port}/api/contents/{LAB1}?token={TOKEN}")
         assert served[0] == 200 and f"{LAB1}.ipynb" in served[1]  # var/student, not labs/
 
@@ -154,6 +157,8 @@ def test_lab_session_student_view_testnet_found_without_flags_and_not_killed_by_
     assert session.returncode is not None, out
     assert not record.exists()  # the session's record goes with it
     assert not any(pid_alive(r["pid"]) for r in rows)  # the session stopped its nodes
+    with pytest.raises(OSError):                        # ... and its explorer
+        socket.create_connection(("127.0.0.1", explorer_port), timeout=2).close()
 
 
 def test_session_record_of_a_dead_session_or_a_missing_testnet_is_ignored(tmp_path, monkeypatch):
