@@ -302,6 +302,9 @@ class ConsensusDriver:
     def _run(self, outputs: list) -> None:
         if self.wal is not None:
             self.wal.save(self.engine)           # stable storage before any message leaves
+        for out in outputs:                      # commits reach the chain before any message
+            if isinstance(out, Commit):          # leaves (a Solo proposer killed right after
+                self._commit(out)                # its broadcast must not lose the block)
         for out in outputs:
             if isinstance(out, (Send, Broadcast)):
                 self._send(out)
@@ -314,8 +317,6 @@ class ConsensusDriver:
                 old = self.timers.pop(out.name, None)
                 if old:
                     old.cancel()
-            elif isinstance(out, Commit):
-                self._queue.put_nowait(out)
             elif isinstance(out, Misbehaviour):
                 log.warning("consensus: %s misbehaves: %s", out.peer, out.reason)
                 for peer in self._peers(out.peer):
@@ -333,21 +334,25 @@ class ConsensusDriver:
             self.node._background.add(task)
             task.add_done_callback(self.node._background.discard)
 
+    def _commit(self, commit: Commit) -> None:
+        """Apply a commit to the chain now; the mempool update and relay follow in order."""
+        try:
+            update = self._apply(commit)
+        except (LabchainError, ValueError) as exc:
+            self.commit_failures += 1
+            log.error("consensus: committed value at height %d cannot be applied: %s",
+                      commit.height, exc)
+            return
+        if update is not None:
+            log.info("final block %s height %d (%s)", update.connected[-1].hash_in(self.node.suite).hex()[:16]
+                     if update.connected else "?", self.node.chain.height, self.spec.type)
+            self._queue.put_nowait(update)
+
     async def _apply_commits(self) -> None:
-        """Commits in order, one at a time (each may await the node's relay of the update)."""
+        """After each applied commit, in order: the node's mempool update and relay."""
         while True:
-            commit = await self._queue.get()
-            try:
-                update = self._apply(commit)
-            except (LabchainError, ValueError) as exc:
-                self.commit_failures += 1
-                log.error("consensus: committed value at height %d cannot be applied: %s",
-                          commit.height, exc)
-                continue
-            if update is not None:
-                log.info("final block %s height %d (%s)", update.connected[-1].hash_in(self.node.suite).hex()[:16]
-                         if update.connected else "?", self.node.chain.height, self.spec.type)
-                await self.node.after_update(update)
+            update = await self._queue.get()
+            await self.node.after_update(update)
 
     def _apply(self, commit: Commit):
         chain = self.node.chain

@@ -55,3 +55,15 @@ def test_a_killed_follower_catches_up_after_restart_without_a_fork(solo):
     target = solo.nodes[0].rpc.getblockcount()
     wait_all_at_least(solo, [2], target)
     assert_same_chain(solo, [0, 1, 2], target)
+
+
+def test_a_restarted_proposer_resumes_at_its_height_and_the_followers_accept_its_blocks(solo):
+    solo.kill(0)
+    frozen = [solo.nodes[i].rpc.getblockcount() for i in (1, 2)]
+    solo.restart(0)
+    restarted_at = solo.nodes[0].rpc.getblockcount()
+    assert restarted_at >= max(frozen)                # its own blocks were on disk before it sent them
+    wait_all_at_least(solo, [0, 1, 2], restarted_at + 3)
+    top = min(n.rpc.getblockcount() for n in solo.nodes)
+    assert_same_chain(solo, [0, 1, 2], top)
+    assert solo.nodes[0].rpc.getconsensusstate()["role"] == "proposer"
