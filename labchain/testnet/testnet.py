@@ -160,9 +160,17 @@ class Testnet:
         if config is not None:
             from labchain.core.config import PRESET_DIR, load_config, resolve
 
-            load_config(config)  # a bad file raises ConfigError here, naming the key
+            chain_config = load_config(config)  # a bad file raises ConfigError here, naming the key
             path = resolve(config)
             params = str(config) if path.parent == PRESET_DIR else str(path.resolve())
+            spec = chain_config.params.consensus
+            if spec is not None:   # an engine addresses validators directly: every node dials every node
+                topology = "full"
+                missing = [v for v in spec.validators if v not in {f"node{i}" for i in range(nodes)}]
+                if missing:
+                    raise TestnetError(f"{config} names validator(s) {', '.join(missing)}, but a testnet "
+                                       f"of {nodes} nodes has node0..node{nodes - 1}; start "
+                                       f"{len(spec.validators)} nodes", missing)
         if not 1 <= nodes <= 64:
             raise TestnetError(f"a testnet has 1 to 64 nodes, not {nodes}", nodes)
         edges = topology_edges(nodes, topology)

@@ -40,3 +40,12 @@ def test_the_registry_builds_every_engine_type_it_lists():
     engine = build_engine(spec, "node1", None, rng=__import__("random").Random(0),
                           suite=load_config("raft-3").params.crypto)
     assert engine.name == "raft" and engine.config.election_timeout_range == (1.0, 2.0)
+
+
+def test_a_testnet_of_too_few_nodes_for_its_validators_is_refused_before_any_node_starts(tmp_path):
+    from labchain.testnet import Testnet
+    from labchain.testnet.testnet import TestnetError
+
+    with pytest.raises(TestnetError, match=r"names validator\(s\) node3, node4, but a testnet of 3 nodes"):
+        Testnet.start(nodes=3, config="raft-5", dir=tmp_path / "net")
+    assert not (tmp_path / "net").exists()
