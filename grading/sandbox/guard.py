@@ -44,6 +44,7 @@ type-exact comparisons.
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import gc
 import hashlib
@@ -67,7 +68,7 @@ PROTECTED = ("builtins", "labchain", "labchain.errors", "labchain.crypto", "labc
              "labchain.difficulty", "labchain.chain", "labchain.miner", "labchain.wallet",
              "labchain.node", "labchain.testnet", "numpy", "numpy.testing", "math", "cmath",
              "operator", "hashlib", "hmac", "json", "re", "functools", "itertools",
-             "collections", "decimal", "fractions", "random", "types", "copy", "os", "posixpath",
+             "collections", "decimal", "fractions", "random", "types", "copy", "os", "posixpath", "ast",
              "grading.sandbox.guard")
 #: a module whose name starts with one of these is protected (its attributes restored)
 PROTECTED_PREFIXES = ("labchain.", "numpy.testing")
@@ -320,40 +321,70 @@ class Scope:
         """What an instructor cell bound (new or rebound names): trusted from now on."""
         bound = {k: v for k, v in after.items() if before.get(k, _MISSING) is not v and self._trusts(k)}
         self.trusted.update(bound)
-        for name in [k for k in self.trusted if k not in after]:   # the instructor's `del`
-            del self.trusted[name]
         return bound
 
-    async def run_setup(self, run: Any) -> Any:
+    def trust_setup(self, before: dict[str, Any], own: set[str]) -> None:
+        """After a setup cell (which runs in the notebook's namespace: the functions it
+        defines must see later names): only the names its own statements bind become
+        trusted, not what a student function it called wrote into ``globals()``."""
         ns = self.shell.user_ns
-        before = dict(ns)
-        reply = await run()
-        self.record(before, ns)
-        return reply
+        self.record(before, {k: v for k, v in ns.items() if k in own})
+        for name in own & set(before):   # `del` in the setup cell: no longer trusted
+            if name not in ns:
+                self.trusted.pop(name, None)
 
-    async def run_grade(self, run: Any) -> tuple[Any, list[str]]:
-        """Run a grade cell in a fresh copy of the namespace with the trusted names put back;
-        copy what it bound back to the notebook; report names the student rebound meanwhile."""
+    def enter_grade(self) -> tuple[Any, ...]:
+        """Swap in a fresh copy of the namespace with the trusted names put back."""
         shell = self.shell
         main_module, main_ns = shell.user_module, shell.user_ns
         fresh = types.ModuleType(getattr(main_module, "__name__", "__main__"))
         scope = fresh.__dict__
         scope.update(main_ns)
         scope.update(self.trusted)
-        start, before = dict(scope), dict(main_ns)
         shell.user_module, shell.user_ns = fresh, scope
-        try:
-            reply = await run()
-        finally:
-            shell.user_module, shell.user_ns = main_module, main_ns
+        return main_module, main_ns, scope, dict(scope), dict(main_ns)
+
+    def leave_grade(self, state: tuple[Any, ...]) -> list[str]:
+        """(The namespace is swapped back and the runtime restored already.) Copy what the
+        test bound back to the notebook; report trusted or test-bound names that student
+        code rebound in the notebook's namespace while the test ran."""
+        _, main_ns, scope, start, before = state
         bound = self.record(start, scope)
+        for name in [k for k in self.trusted if k not in scope]:   # the test's own `del`
+            del self.trusted[name]
         watched = set(self.trusted) | set(bound)
         rebound = sorted(k for k in watched if main_ns.get(k, _MISSING) is not before.get(k, _MISSING))
         main_ns.update({k: v for k, v in scope.items() if start.get(k, _MISSING) is not v})
         for name in [k for k in start if k not in scope]:
             main_ns.pop(name, None)
-        return reply, [f"the notebook's global {name!r} was rebound while the test ran"
-                       for name in rebound[:5]]
+        return [f"the notebook's global {name!r} was rebound while the test ran"
+                for name in rebound[:5]]
+
+
+def _bound_names(code: str) -> set[str]:
+    """Names the cell's own module-level statements bind (assignments, imports, ``def``,
+    ``class``, loop and ``with`` targets), not those inside its functions. Magics and shell
+    lines are blanked; code that does not parse binds nothing trusted."""
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def install(kernel: Any, key: bytes) -> None:
@@ -371,7 +402,10 @@ def install(kernel: Any, key: bytes) -> None:
     # the functions themselves, own state first: patching the class or this module's
     # globals changes nothing here, and the first two steps undo such patches
     steps = (Snapshot._restore_own_state, Snapshot._restore_classes, Snapshot._restore_rest)
-    run_setup, run_grade = Scope.run_setup, Scope.run_grade
+    # Scope's steps and the parser captured now: a class patched while a cell runs is
+    # restored before the step that runs after it
+    trust_setup, enter_grade, leave_grade = Scope.trust_setup, Scope.enter_grade, Scope.leave_grade
+    bound_names, shell = _bound_names, kernel.shell
 
     def restore(snap: Snapshot) -> list[str]:
         return [what for step in steps for what in step(snap)]
@@ -387,19 +421,25 @@ def install(kernel: Any, key: bytes) -> None:
             return await run()
         if mark == SETUP:
             pending.extend(restore(snapshot))
-            reply = await run_setup(scope, run)
+            own, before = bound_names(code), dict(shell.user_ns)
+            reply = await run()
             pending.extend(f"{what} (while a setup cell ran)" for what in restore(snapshot))
+            trust_setup(scope, before, own)
             return reply
         found = pending[:] + restore(snapshot)
         pending.clear()
-        reply, rebound = await run_grade(scope, run)
+        state = enter_grade(scope)
+        try:
+            reply = await run()
+        finally:
+            shell.user_module, shell.user_ns = state[0], state[1]
         during = restore(snapshot)
         if during:
             found += [f"{what} (while the test ran)" for what in during]
             reply = {**reply, "status": "error", "ename": TAMPERED,
                      "evalue": "the submission changed the grader's runtime while this test ran",
                      "traceback": [f"{TAMPERED}: " + "; ".join(during)]}
-        found += rebound
+        found += leave_grade(scope, state)
         msg_id = str((parent.get("header") or {}).get("msg_id", ""))
         reply[MARK] = {"found": found[:20],
                        "proof": sign(key, msg_id, code, str(reply.get("status")),
