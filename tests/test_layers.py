@@ -37,6 +37,7 @@ RANKS = {
     "labchain.deploy": 11, "labchain.deploy.images": 11, "labchain.images": 11,
     "labchain.testnet": 12,
     "labchain.deploy.classroom": 13, "labchain.testnet.classroom": 13,
+    "labchain.deploy.swarm": 13,         # per-student testnets as Docker Swarm stacks
     "labchain.deploy.lab": 13,           # lab sessions: testnet + JupyterLab views
     "labchain.deploy.hub": 13,           # the class server: JupyterHub + a testnet per student
     "labchain.explorer": 13,             # block explorer + class console (reads nodes over RPC)

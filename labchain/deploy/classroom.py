@@ -117,13 +117,39 @@ def _for_each(ids: list[str], work: Callable[[object, str], object], parallel: i
     return result, values
 
 
+ENGINES = ("docker", "swarm")
+
+
+def _swarm(engine: str):
+    """The swarm engine module for ``engine == "swarm"``, None for the Docker backend."""
+    if engine not in ENGINES:
+        raise backend.DockerTestnetError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}", engine)
+    if engine == "docker":
+        return None
+    from labchain.deploy import swarm
+
+    return swarm
+
+
 def class_up(roster: list[Student], nodes: int = 3, parallel: int = 8, with_lab: bool = False,
-             settings: backend.DockerSettings | None = None, progress: bool = True) -> ClassResult:
-    """Bring up (or complete) a testnet for every student on ``roster``."""
+             settings: backend.DockerSettings | None = None, progress: bool = True,
+             engine: str = "docker") -> ClassResult:
+    """Bring up (or complete) a testnet for every student on ``roster`` (``engine``: docker
+    containers on this host, or one Swarm stack per student, see labchain/deploy/swarm.py)."""
     settings = settings or backend.DockerSettings()
     if not 1 <= nodes <= backend.MAX_NODES:
         raise backend.DockerTestnetError(f"a student testnet has 1 to {backend.MAX_NODES} nodes, not {nodes}", nodes)
     client = backend.connect()
+    swarm = _swarm(engine)
+    if swarm is not None:
+        swarm.require_manager(client)
+        require_image(client, settings.node_image)
+        if with_lab:
+            raise swarm.SwarmError("--with-lab is not offered on the swarm engine yet; use --engine docker")
+        result, _ = _for_each([s.id for s in roster],
+                              lambda c, sid: swarm.up(sid, nodes, settings, client=c),
+                              parallel, "class up", progress)
+        return result
     require_image(client, settings.node_image)
     if with_lab:
         require_image(client, settings.lab_image)
@@ -140,9 +166,15 @@ def class_up(roster: list[Student], nodes: int = 3, parallel: int = 8, with_lab:
     return result
 
 
-def class_down(ids: list[str] | None = None, parallel: int = 8, progress: bool = True) -> ClassResult:
+def class_down(ids: list[str] | None = None, parallel: int = 8, progress: bool = True,
+               engine: str = "docker") -> ClassResult:
     """Remove the testnets of ``ids`` (default: every student with one on this engine)."""
     client = backend.connect()
+    swarm = _swarm(engine)
+    if swarm is not None:
+        ids = swarm.students(client) if ids is None else ids
+        return _for_each(ids, lambda c, sid: swarm.down(sid, client=c, missing_ok=True),
+                         parallel, "class down", progress)[0]
     ids = backend.students(client) if ids is None else ids
     result, _ = _for_each(ids, lambda c, sid: backend.down(sid, client=c, missing_ok=True),
                           parallel, "class down", progress)
@@ -153,11 +185,12 @@ def class_down(ids: list[str] | None = None, parallel: int = 8, progress: bool =
     return result
 
 
-def class_status(ids: list[str] | None = None, parallel: int = 8, progress: bool = False
-                 ) -> tuple[ClassResult, dict[str, backend.TestnetStatus]]:
+def class_status(ids: list[str] | None = None, parallel: int = 8, progress: bool = False,
+                 engine: str = "docker") -> tuple[ClassResult, dict[str, backend.TestnetStatus]]:
     client = backend.connect()
-    ids = backend.students(client) if ids is None else ids
-    return _for_each(ids, lambda c, sid: backend.status(sid, client=c), parallel, "class status",
+    engine = _swarm(engine) or backend
+    ids = engine.students(client) if ids is None else ids
+    return _for_each(ids, lambda c, sid: engine.status(sid, client=c), parallel, "class status",
                      progress)
 
 
@@ -189,6 +222,9 @@ def register(subparsers) -> None:
     up.add_argument("--with-lab", action="store_true", help="also a JupyterLab container per student")
     up.add_argument("--lab-bind", default="127.0.0.1",
                     help="host address JupyterLab ports are published on (default 127.0.0.1)")
+    up.add_argument("--engine", choices=ENGINES, default="docker",
+                    help="docker: containers on this host (default); swarm: one Swarm stack per "
+                         "student (docs/swarm.md)")
     up.set_defaults(func=_cmd_up)
     for name, text in (("status", "a table of every student's testnet"),
                        ("down", "remove the testnets (and all their volumes)")):
@@ -196,6 +232,7 @@ def register(subparsers) -> None:
         p.add_argument("--roster", help="only these students (default: every student on this engine)")
         p.add_argument("--student", action="append", help="only this student (repeatable)")
         p.add_argument("--parallel", type=int, default=8)
+        p.add_argument("--engine", choices=ENGINES, default="docker", help="docker (default) or swarm")
         p.set_defaults(func=_cmd_status if name == "status" else _cmd_down)
     mon = sub.add_parser("monitor-config", help="print a prometheus.yml scraping every student's "
                          "nodes (see docs/monitoring.md)")
@@ -231,22 +268,23 @@ def _report(result: ClassResult, verb: str) -> int:
 def _cmd_up(args: argparse.Namespace) -> int:
     roster = read_roster(args.roster)
     settings = backend.DockerSettings(lab_bind=args.lab_bind)
-    return _report(class_up(roster, args.nodes, args.parallel, args.with_lab, settings), "class up")
+    return _report(class_up(roster, args.nodes, args.parallel, args.with_lab, settings,
+                            engine=args.engine), "class up")
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    return _report(class_down(_selected(args), args.parallel), "class down")
+    return _report(class_down(_selected(args), args.parallel, engine=args.engine), "class down")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     ids = _selected(args)
     if ids is not None:
         client = backend.connect()
-        have = set(backend.students(client))
+        have = set((_swarm(args.engine) or backend).students(client))
         missing = [sid for sid in ids if sid not in have]
         if args.student and missing:
             raise backend.UnknownStudentError(f"no testnet for: {', '.join(missing)}", missing)
-    result, statuses = class_status(ids, args.parallel)
+    result, statuses = class_status(ids, args.parallel, engine=args.engine)
     print(format_status(statuses, result.failed))
     return 0 if result.ok else 1
 
