@@ -37,8 +37,9 @@ cell's ``import hashlib as H``).
 
 What this does not stop (see docs/grading-sandbox.md, "Runtime tampering"): code that
 attacks the guard itself (its closure, the key in its memory, via ``gc``, frames or
-``ctypes``), a student function that writes into its caller's frame
-(``sys._getframe(1).f_globals``), and mutation of a shared object in place (a list the
+``ctypes``), a student function that writes into the namespace the test runs in through
+the shell or a frame (``get_ipython().user_ns`` is the fresh copy while the test runs,
+``sys._getframe(1).f_globals``), and mutation of a shared object in place (a list the
 test and the student both hold); test cells must use references they take themselves and
 type-exact comparisons.
 """
