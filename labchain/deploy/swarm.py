@@ -108,6 +108,9 @@ def compose(student: str, nodes: int, settings: backend.DockerSettings | None = 
                  "tmpfs": {"size": _size_bytes(settings.tmpfs_size)}},
             ],
             "logging": {"driver": "json-file", "options": {"max-size": "5m", "max-file": "2"}},
+            # Swarm *replaces* a task that turns unhealthy (plain Docker only reports it): on a
+            # loaded host the image's 5 s x 3 check killed healthy nodes, so it is laxer here.
+            "healthcheck": {"interval": "30s", "timeout": "20s", "retries": 5, "start_period": "60s"},
             "deploy": {
                 "replicas": 1,
                 "endpoint_mode": "dnsrr",              # no IPVS here: VIPs do not route
