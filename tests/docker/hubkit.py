@@ -22,7 +22,7 @@ def login(base: str, user: str, password: str) -> requests.Session:
     return session
 
 
-def spawn(settings, user: str, timeout: float = 180.0) -> dict:
+def spawn(settings, user: str, timeout: float = 300.0) -> dict:
     """Make sure ``user``'s server runs (start it through the admin API, waiting out a stop the
     idle culler may have begun) and wait until ready; raise with the hub's model if a spawn
     fails."""
@@ -67,7 +67,8 @@ async def _execute(ws_url: str, headers: dict, code: str) -> str:
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
-    conn = await websocket_connect(HTTPRequest(ws_url, headers=headers))
+    conn = await websocket_connect(HTTPRequest(ws_url, headers=headers, connect_timeout=90,
+                                               request_timeout=90))  # loaded hosts are slow
     msg_id = uuid.uuid4().hex
     await conn.write_message(json.dumps({
         "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",

@@ -118,7 +118,35 @@ def test_a_student_reaches_neither_the_other_server_nor_the_other_nodes(hub, stu
     assert seen == {targets[0]: "unreachable", targets[1]: "unreachable", targets[2]: "connected"}
     # files: B's home volume is not mounted in A's container
     a_lab = docker_client.containers.get(f"lc-{a}-hublab")
-    assert [m["Name"] for m in a_lab.attrs["Mounts"] if m["Type"] == "volume"] == [f"lc-{a}-lab-home"]
+    assert sorted(m["Name"] for m in a_lab.attrs["Mounts"] if m["Type"] == "volume") == [
+        f"lc-{a}-lab-home", f"lc-{a}-submit"]
+
+
+SUBMIT = """
+import json, pathlib
+from labchain.deploy.hub.exchange import submit
+nb = pathlib.Path("/tmp/lab01.ipynb")
+nb.write_text(json.dumps({{"cells": [], "metadata": {{"who": "{who}"}}, "nbformat": 4, "nbformat_minor": 5}}))
+print(submit("lab01", nb))
+"""
+
+
+def test_a_submission_reaches_the_instructors_gather_and_no_other_student(hub, students, tmp_path):
+    from labchain.deploy.hub.exchange import gather
+
+    a, b = students[:2]
+    spawn(hub, a)
+    spawn(hub, b)
+    out = run_in_kernel(hub.public_url, a, user_token(hub, a), SUBMIT.format(who=a)).strip()
+    assert out == "/srv/submit/lab01/lab01.ipynb"
+    seen = run_in_kernel(hub.public_url, b, user_token(hub, b),
+                         "import os; print(sorted(os.listdir('/srv/submit')))").strip()
+    assert seen == "[]"                                   # B's outbox is B's own, and empty
+    found = gather(tmp_path / "incoming")
+    assert found[a] == ["lab01"] and b not in found
+    got = json.loads((tmp_path / "incoming" / a / "lab01" / "lab01.ipynb").read_text())
+    assert got["metadata"]["who"] == a                  # the layout labchain-grade collect imports
+    assert (tmp_path / "incoming" / a / "lab01" / "timestamp.txt").is_file()
 
 
 def test_the_culler_stops_an_idle_server_and_its_nodes_and_a_new_login_resumes_the_chain(

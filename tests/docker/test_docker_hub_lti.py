@@ -30,8 +30,8 @@ def lti_hub(tmp_path_factory, docker_client, lab_image, platform):
     require("root")
     if shutil.which("configurable-http-proxy") is None:
         unavailable("docker", "configurable-http-proxy is not installed (.ci/system-setup.sh installs it)")
-    settings = HubSettings(state_dir=tmp_path_factory.mktemp("ltihub"), public_port=18100,
-                           proxy_api_port=18101, hub_port=18181, image=lab_image.tag,
+    settings = HubSettings(state_dir=tmp_path_factory.mktemp("ltihub"), public_port=18300,
+                           proxy_api_port=18301, hub_port=18381, image=lab_image.tag,
                            authenticator="lti13", lti=platform.lti_settings)
     hub_up(settings, log=lambda line: None)
     platform.tool_jwks = tool_jwks(settings.state_dir)   # the instructor registers the tool's key

@@ -8,7 +8,8 @@
 * :mod:`.config` -- fills JupyterHub's config from the settings (``jupyterhub_config.py``);
 * :mod:`.spawner` -- DockerSpawner + the student's testnet (up before spawn, stopped after);
 * :mod:`.auth` -- the password-file authenticator for a class without an LMS;
-* :mod:`.lti` -- LTI 1.3 launches (hashed student ids) and the tool key for grade passback.
+* :mod:`.lti` -- LTI 1.3 launches (hashed student ids) and the tool key for grade passback;
+* :mod:`.exchange` -- a submission outbox volume per student, gathered for ``labchain-grade collect``.
 
 Terminology: *hub* (JupyterHub: logins, spawning, the REST API), *proxy*
 (configurable-http-proxy: the one public port, routing ``/user/<id>/`` to each lab server),
@@ -16,8 +17,8 @@ Terminology: *hub* (JupyterHub: logins, spawning, the REST API), *proxy*
 (``jupyterhub-idle-culler``, a hub-managed service stopping idle servers).
 
 Simplifications versus a production deployment (Zero to JupyterHub): one host; plain HTTP on
-the public port (put TLS in front: docs/hub.md); the assignment exchange and the browser
-test are not built yet (issue #14, see docs/hub.md).
+the public port (put TLS in front: docs/hub.md); the browser test and the login-storm
+benchmark are not built yet (issue #14, see docs/hub.md).
 """
 from labchain.deploy.hub.settings import HubConfigError, HubError, HubSettings, load_settings
 

@@ -1,4 +1,4 @@
-"""``labchain hub up|status|down|passwd|lti-jwks``: the class server from the command line (docs/hub.md).
+"""``labchain hub up|status|down|passwd|gather|lti-jwks``: the class server from the command line (docs/hub.md).
 
 Exit codes: 0 done; 1 an error (the sentence says which key, port or image) or, for `status`, the
 hub not running; 2 a usage error, as every labchain command.
@@ -44,6 +44,10 @@ def register(subparsers) -> None:
     passwd.add_argument("student", help="the student id (their hub user name)")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     passwd.set_defaults(func=_cmd_passwd)
+    gather = sub.add_parser("gather", help="copy every student's submissions into OUT/<student>/<lab>/ "
+                                           "for labchain-grade collect")
+    gather.add_argument("out", type=Path, help="folder to fill (then: labchain-grade collect COURSE OUT)")
+    gather.set_defaults(func=_cmd_gather)
     jwks = sub.add_parser("lti-jwks", parents=[common],
                           help="print the tool's public key (JWKS) to register in the LMS (lti13)")
     jwks.set_defaults(func=_cmd_lti_jwks)
@@ -104,4 +108,14 @@ def _cmd_lti_jwks(args) -> int:
     from labchain.deploy.hub.lti import tool_jwks
 
     print(json.dumps(tool_jwks(_state(args)), indent=1))
+    return 0
+
+
+def _cmd_gather(args) -> int:
+    from labchain.deploy.hub.exchange import gather
+
+    found = gather(args.out)
+    for student, labs in sorted(found.items()):
+        print(f"  {student:<24} {', '.join(labs)}")
+    print(f"{sum(map(len, found.values()))} submission(s) of {len(found)} student(s) in {args.out}")
     return 0

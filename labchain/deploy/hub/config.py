@@ -10,6 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+from labchain.deploy.hub.exchange import OUTBOX
 from labchain.deploy.hub.settings import HubSettings
 from labchain.testnet import docker as backend
 
@@ -88,7 +89,8 @@ def configure(c: Any, body: dict[str, Any], python: str) -> HubSettings:
     c.DockerSpawner.escape = _as_is
     c.DockerSpawner.network_name = backend.LABS_NETWORK
     c.DockerSpawner.use_internal_ip = True
-    c.DockerSpawner.volumes = {"lc-{username}-lab-home": "/home/student"}  # made by the spawner
+    c.DockerSpawner.volumes = {"lc-{username}-lab-home": "/home/student",   # made by the spawner
+                               "lc-{username}-submit": OUTBOX}              # (exchange.py)
     c.DockerSpawner.cmd = lab_command(settings)
     c.DockerSpawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(settings.activity_interval)}
     c.DockerSpawner.mem_limit = settings.mem_limit_bytes
@@ -102,8 +104,8 @@ def configure(c: Any, body: dict[str, Any], python: str) -> HubSettings:
         backend.LABEL_STUDENT: "{username}", backend.LABEL_TESTNET: "{username}",
         backend.LABEL_ROLE: "hub-lab"}}
     c.LabchainSpawner.nodes = settings.nodes
-    c.Spawner.start_timeout = 120
-    c.Spawner.http_timeout = 90
+    c.Spawner.start_timeout = 180
+    c.Spawner.http_timeout = 180                # a loaded 2-core host took >90 s to answer
 
     # --- services: the admin token `labchain hub status` uses, and the idle culler
     c.JupyterHub.services = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from labchain.deploy.hub.exchange import make_outbox
 from labchain.testnet import docker as backend
 
 
@@ -50,6 +51,7 @@ def spawner_class():
             # (the same volume a `class up --with-lab` container would use)
             client.volumes.create(backend.names(student)["lab_volume"],
                                   labels={backend.LABEL_STUDENT: student, backend.LABEL_TESTNET: student})
+            make_outbox(client, student)   # /srv/submit: submissions (labchain.deploy.hub.exchange)
             network = backend.find_network(client, student)
             subnet = backend.network_subnet(network)
             self._testnet = (network, subnet)
