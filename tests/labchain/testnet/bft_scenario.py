@@ -1,8 +1,8 @@
 """The BFT fault scenario on 4 real validator processes (f = 1) under a transaction load: one
 validator killed -> blocks keep committing; a second killed -> no block commits and no fork;
 both restarted -> blocks commit again and the restarted validators catch up on the same chain;
-every acknowledged transaction is committed exactly once. Run by test_pbft_faults.py and
-test_tbft_faults.py (one file per engine keeps each under a minute)."""
+every acknowledged transaction is committed exactly once. Run by test_pbft_testnet_faults.py and
+test_tbft_testnet_faults.py (one file per engine keeps each under a minute)."""
 import time
 
 from labchain.testnet import Testnet
