@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from labchain.core.config import chain_params, load_config, parse_config
     from labchain.core.params import NETWORKS
 
+    # a node serves many clients: it speaks English on the wire and in its log, whatever the
+    # LABCHAIN_LANG it inherited; each RpcClient translates (labchain/node/rpc.py, RpcError)
+    os.environ.pop("LABCHAIN_LANG", None)
     try:
         parse_mining(args.mining)
         chain = (parse_config(args.config_text, "--config-text") if args.config_text

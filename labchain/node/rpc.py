@@ -69,7 +69,16 @@ class RpcError(LabchainError):
         self.method = method
 
     def __str__(self) -> str:
+        """``method: sentence (code N)``; the sentence in the *reader's* language.
+
+        The node always sends the English sentence (it serves many clients, each with its own
+        ``LABCHAIN_LANG``); the client translates it here, through the same catalog as a local
+        error (:mod:`labchain.i18n.messages`), so a zh-CN notebook reads the refusal in Chinese.
+        """
         where = f"{self.method}: " if self.method else ""
+        text = LabchainError.__str__(self)      # translated when LABCHAIN_LANG asks for it
+        if text != self.message:
+            return f"{where}{text}（错误码 {self.code}）"
         return f"{where}{self.message} (code {self.code})"
 
 
@@ -312,7 +321,7 @@ class RpcServer:
             exc.method = exc.method or (name if isinstance(name, str) else None)
             return _error_response(req_id, exc)
         except LabchainError as exc:
-            return _error_response(req_id, RpcError(_code_for(exc), str(exc)))
+            return _error_response(req_id, RpcError(_code_for(exc), exc.message))  # English: clients translate
         except Exception as exc:  # a bug: report it, keep serving
             log.exception("internal error in RPC %r", name)
             return _error_response(req_id, RpcError(
