@@ -40,7 +40,7 @@ from grading.sandbox.guard import Scope, Snapshot
 _k = get_ipython().kernel
 _t = time.perf_counter(); _snap = Snapshot(_k); _install = time.perf_counter() - _t
 _scope = Scope(_k.shell)
-_scope.trusted.update({"_b": __builtins__})
+_scope.trusted["_b"] = __builtins__
 _found = len(_snap.restore())
 _t = time.perf_counter()
 for _ in range({n}):
