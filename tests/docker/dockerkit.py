@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 
-import pytest
 
 from labchain.testnet import docker as backend
+from polling import wait_until  # noqa: F401  (re-exported to the docker tests)
 
 #: every student id a test session uses starts with this, so cleanup finds only its own
 PREFIX = "t" + secrets.token_hex(2)
@@ -88,14 +87,3 @@ def listener(client, image: str, student: str, network: str, ip: str | None, por
     container = client.containers.get(created["Id"])
     wait_until(lambda: b"listening" in container.logs(), 30, "the listener to listen")
     return container
-
-
-def wait_until(predicate, timeout: float, what: str):
-    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")

@@ -2,7 +2,6 @@
 from a background thread (tornado on its own event loop) on a free loopback port."""
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 
@@ -11,15 +10,7 @@ import pytest
 from labchain.explorer.data import Network
 from labchain.explorer.server import Background
 from labchain.testnet import Testnet
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-    return value
+from polling import wait_until as _wait_until
 
 
 def fetch(base: str, path: str) -> tuple[int, str]:
@@ -57,3 +48,7 @@ def explorer(chain_net):
 @pytest.fixture
 def get(explorer):
     return lambda path: fetch(explorer.url, path)
+
+
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
+    return _wait_until(predicate, timeout, what)

@@ -14,19 +14,11 @@ from labchain.ledger.account.wallet import AccountWallet
 from labchain.ledger.contracts.stdlib import source
 from labchain.node.rpc import RpcError
 from labchain.testnet import Testnet
+from polling import wait_until as _wait_until
 
 PARAMS = get_params("regtest-account")
 WALLET = AccountWallet(PARAMS)
 ADDR = [str(a) for a in WALLET.addresses]
-
-
-def wait_until(predicate, timeout: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def _receipt(node, txid):
@@ -161,3 +153,7 @@ def test_sigkill_during_sync_reopens_at_a_block_boundary_with_the_matching_root(
     assert verify_account_proof(PARAMS.crypto, bytes.fromhex(header["merkle_root"]), proof)
     assert tn.sync_blocks(timeout=180) == tip
     assert rpc3.getbalance(ADDR[9]) == rpc0.getbalance(ADDR[9])
+
+
+def wait_until(predicate, timeout: float = 90.0, what: str = "condition"):
+    return _wait_until(predicate, timeout, what)

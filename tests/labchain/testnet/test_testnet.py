@@ -18,15 +18,7 @@ from labchain.core.params import get_params
 from labchain.node.process import process_alive
 from labchain.testnet import SyncTimeoutError, Testnet, TestnetError, topology_edges
 from labchain.testnet.testnet import STATE_FILE
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-    return value
+from polling import wait_until
 
 
 @pytest.fixture(scope="module", params=["regtest", "regtest-sm"])
