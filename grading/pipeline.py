@@ -228,7 +228,27 @@ def overwrite_cells(nb: NotebookNode, ctx: Context) -> NotebookNode:
     pp = _OverwriteCells(add_missing_cells=True)
     pp.log = ctx.log
     nb, _ = pp.preprocess(nb, {**ctx.resources, "labchain_instructor": ctx.instructor_notebook()})
+    _keep_release_markdown(nb, ctx)
     return nb
+
+
+def _keep_release_markdown(nb: NotebookNode, ctx: Context) -> None:
+    """Locked Markdown cells read as in the release the student got, not as in the gradebook.
+
+    The gradebook holds the English source (nbgrader records it before ``generate --lang``
+    translates the release), so ``OverwriteCells`` would turn a zh-CN submission's locked
+    Markdown back into English in the autograded and feedback notebooks. The release is the
+    trusted copy in the course folder: its text replaces the cell (an edit by the student is
+    still undone, and flagged by ``detect_tampering``). Code cells are the same in every
+    language, so they keep coming from the gradebook (hidden tests included).
+    """
+    text = {c.metadata.nbgrader["grade_id"]: c.source for c in ctx.release.cells
+            if c.cell_type == "markdown" and "grade_id" in c.metadata.get("nbgrader", {})
+            and nbutils.is_locked(c)}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "markdown" and grade_id in text:
+            cell.source = text[grade_id]
 
 
 # --- execution ---------------------------------------------------------------------------
