@@ -4,6 +4,7 @@
     python -m labchain.i18n localize-labs labs var/lab-zh-CN --lang zh-CN      # make lab LAB_LANG=zh-CN
     python -m labchain.i18n status labs/01-hashes-merkle/01-hashes-merkle.ipynb --lang zh-CN
     python -m labchain.i18n stamp labs/01-hashes-merkle/01-hashes-merkle.ipynb --lang zh-CN [--accept KEY]
+    python -m labchain.i18n ids labs/03-utxo-transactions/03-utxo-transactions.ipynb   # nbformat 4.5 ids
 
 Exit codes: 0 done; 1 a missing/outdated translation or an unreadable file (one sentence on
 stderr); 2 usage errors.
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     lang(p)
     p.add_argument("--accept", action="append", default=[], metavar="KEY",
                    help="re-hash this entry: its text was reviewed against the changed English")
+    p = sub.add_parser("ids", help="give every cell a stable nbformat 4.5 id and move the lab's "
+                                   "catalogs from md-<n> keys to those ids")
+    p.add_argument("notebook", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "localize":
@@ -49,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "localize-labs":
             for path in cat.localize_labs(args.labs_dir, args.output_dir, args.lang):
                 print(path)
+        elif args.command == "ids":
+            for old, new in cat.assign_cell_ids(args.notebook).items():
+                print(f"{old} -> {new}")
         elif args.command == "stamp":
             print(cat.stamp(args.notebook, args.lang, tuple(args.accept)))
         else:

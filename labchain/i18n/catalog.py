@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,3 +310,44 @@ def localize_release(source_dir: str | Path, release_dir: str | Path, language: 
         notebook.write_text(json.dumps(localize(nb, cat), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         written.append(notebook)
     return written
+
+
+# --- nbformat 4.5 cell ids ------------------------------------------------------------------
+
+_POSITION_KEY = re.compile(r"^(\s+)md-(\d+):[ \t]*$", re.MULTILINE)
+
+
+def assign_cell_ids(notebook: str | Path) -> dict[str, str]:
+    """Give every cell of ``notebook`` a stable nbformat 4.5 id and move its catalogs' position
+    keys (``md-<n>``) to those ids; returns ``{old key: id}`` of the Markdown cells.
+
+    An id is ``c<index>`` (``c007``), the scheme of labs 01-02, assigned once: cells that
+    already have an id keep it, so running this again changes nothing. The notebook is written
+    back in its own format (one-space JSON, UTF-8, trailing newline) and each catalog only has
+    its ``md-<n>:`` key lines rewritten, so comments, order and texts stay byte for byte.
+    """
+    notebook = Path(notebook)
+    raw = notebook.read_text(encoding="utf-8")
+    nb = json.loads(raw)
+    cells = nb.get("cells", [])
+    taken = {c["id"] for c in cells if isinstance(c.get("id"), str) and c["id"]}
+    for index, cell in enumerate(cells):
+        if not (isinstance(cell.get("id"), str) and cell["id"]):
+            cid, n = f"c{index:03d}", index
+            while cid in taken:                  # never reuse an id another cell has
+                n += 1000
+                cid = f"c{n:03d}"
+            cell["id"] = cid
+            taken.add(cid)
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) < (4, 5):
+        nb["nbformat"], nb["nbformat_minor"] = 4, 5
+    mapping = {f"md-{cell.ordinal}": cell.id for cell in markdown_cells(nb)}
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if text != raw:
+        notebook.write_text(text, encoding="utf-8")
+    for path in sorted((notebook.parent / "i18n").glob("*.yaml")):
+        old = path.read_text(encoding="utf-8")
+        new = _POSITION_KEY.sub(lambda m: f"{m.group(1)}{mapping.get('md-' + m.group(2), 'md-' + m.group(2))}:", old)
+        if new != old:
+            path.write_text(new, encoding="utf-8")
+    return mapping
