@@ -64,11 +64,21 @@ class MempoolEntry:
         return self.fee / self.size
 
 
-class _PoolCoins:
-    """The chain's UTXO set plus the outputs of mempool transactions (a ``CoinSource``)."""
+class PoolCoins:
+    """The chain's coins plus the outputs of mempool transactions: the one mempool-aware coin
+    view. Validation of a new transaction looks coins up in it (``coin``: a ``CoinSource``);
+    a wallet paying from a node's account selects from it (``utxos`` of an address, minus
+    ``spent``, the outpoints pool transactions already spend), so two payments in a row work
+    without mining in between, as Bitcoin Core's wallet spends its unconfirmed change."""
 
     def __init__(self, mempool: Mempool) -> None:
-        self.mempool, self.store = mempool, mempool.chain.store
+        self.mempool, self.chain, self.store = mempool, mempool.chain, mempool.chain.store
+        self.params = mempool.chain.params
+
+    @property
+    def height(self) -> int:
+        """The tip's height (a wallet's coinbase-maturity check uses it)."""
+        return self.chain.height
 
     def coin(self, outpoint: OutPoint) -> Coin | None:
         entry = self.mempool._entries.get(outpoint.txid)
@@ -77,6 +87,23 @@ class _PoolCoins:
         if outpoint.index >= len(entry.tx.outputs):
             return None
         return Coin(outpoint, entry.tx.outputs[outpoint.index], self.mempool.chain.height + 1, False)
+
+    def utxos(self, address) -> list[Coin]:
+        """Confirmed coins of ``address`` and the pool's outputs paying it (height: next block)."""
+        with self.chain.lock:
+            coins = list(self.chain.utxos(address))
+            suite, height = self.chain.suite, self.chain.height
+            for entry in self.mempool._entries.values():
+                for i, out in enumerate(entry.tx.outputs):
+                    if out.address == address:
+                        coins.append(Coin(OutPoint(entry.tx.txid_in(suite), i), out, height + 1, False))
+        return coins
+
+    @property
+    def spent(self) -> set[OutPoint]:
+        """Outpoints that some pool transaction spends (pass as a wallet's ``exclude``)."""
+        with self.chain.lock:
+            return set(self.mempool._spends)
 
     def spend_record(self, outpoint: OutPoint):
         return self.store.spend_record(outpoint)
@@ -113,6 +140,10 @@ class Mempool:
         with self.chain.lock:
             return [e.tx for e in self._entries.values()]
 
+    def coins(self) -> PoolCoins:
+        """The mempool-aware coin view (see :class:`PoolCoins`)."""
+        return PoolCoins(self)
+
     def get(self, txid: bytes) -> MempoolEntry | None:
         with self.chain.lock:
             return self._entries.get(txid)
@@ -147,7 +178,7 @@ class Mempool:
                     f"mempool tx {short(other)} already spends", tx)
         height = self.chain.height + 1
         check_lock_height(tx, height, suite)
-        view = UtxoView(_PoolCoins(self), suite)
+        view = UtxoView(self.coins(), suite)
         check_not_in_chain([tx], view)
         signatures = SignatureChecks(suite) if verify_signatures else None
         fee = spend_inputs(tx, view, height, params, signatures)

@@ -32,6 +32,18 @@ def test_accepted_transaction_is_listed(kit, chain, mempool):
     assert mempool.get(kit.txid(tx)).fee == 500
 
 
+def test_the_coin_view_adds_pool_outputs_and_marks_what_the_pool_spends(kit, chain, mempool):
+    coin = kit.coins(chain, 0)[0]
+    tx = kit.pay([coin], 0, to=kit.address(1), amount=COIN)
+    view = mempool.coins()
+    assert not [c for c in view.utxos(kit.address(1)) if c.outpoint.txid == kit.txid(tx)]
+    mempool.add(tx)
+    pending = [c for c in view.utxos(kit.address(1)) if c.outpoint.txid == kit.txid(tx)]
+    assert [(c.output.amount, c.height) for c in pending] == [(COIN, chain.height + 1)]
+    assert coin.outpoint in view.spent                   # a wallet must not pick it again
+    assert view.coin(OutPoint(kit.txid(tx), 0)).output.amount == COIN   # validation sees it too
+
+
 def test_conflict_with_the_mempool_names_the_other_transaction(kit, chain, mempool):
     coin = kit.coins(chain, 0)[0]
     first = kit.pay([coin], 0, to=kit.address(1), amount=COIN)
