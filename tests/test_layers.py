@@ -4,8 +4,9 @@
 A module may import modules of its own rank or lower, never higher. A module's rank is that of
 the longest table entry that is it or a package containing it; a module no entry covers fails
 ``test_every_module_has_a_rank``, so a new top-level module must be placed in the table.
-Imports within one rank (one package) are not checked here: the circle node.methods <->
-node.node <-> node.payments is known (issue #9); grading.sandbox.kernel <-> worker is broken by a Protocol.
+Imports within one rank (one package) are not checked by the rank table; the node's RPC and
+driver modules name ``Node`` only for type checkers (``test_node_parts_import_without_the_node``),
+and grading.sandbox.kernel names the worker through a Protocol.
 """
 from __future__ import annotations
 
@@ -113,3 +114,17 @@ def test_the_check_sees_a_violation_and_an_unranked_module(tmp_path):
     assert imported_modules(fake) == {"grading.cli", "labchain.node"}
     assert rank("grading.cli") > rank("labchain.crypto.p256") == rank("labchain.crypto")
     assert rank("labchain.newthing") is None and rank("labchain.chain.newthing") == RANKS["labchain.chain"]
+
+
+def test_node_parts_import_without_the_node():
+    """node.node imports the RPC tables, the payments and the engine driver; none of them may
+    import node.node back at run time (a circle: issue #9): they get the node passed in."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import labchain.node.methods, labchain.node.payments, "
+            "labchain.node.account_methods, labchain.node.consensus, labchain.node.identity; "
+            "print('labchain.node.node' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -65,6 +65,7 @@ from labchain.node.messages import (
     TxMsg,
     Version,
 )
+from labchain.node.methods import build_methods
 from labchain.node.metrics import NodeMetrics
 from labchain.node.p2p import MAX_PEERS, P2PNetwork, Peer
 from labchain.node.process import READY_FILE, process_alive
@@ -183,8 +184,6 @@ class Node:
         self.consensus = ConsensusDriver(self) if self.params.consensus is not None else None
         self.mining_mode, self.mining_seconds = parse_mining(config.mining)
         self.p2p = P2PNetwork(self, config.p2p_host, config.p2p_port, config.max_peers)
-        from labchain.node.methods import build_methods  # the RPC table needs the Node type
-
         methods = build_methods(self)
         if self.chain.ledger.rpc_module:  # the ledger model's methods (e.g. node/account_methods.py)
             importlib.import_module(self.chain.ledger.rpc_module).register(methods, self)
