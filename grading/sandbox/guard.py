@@ -321,7 +321,7 @@ class Scope:
     def record(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         """What an instructor cell bound (new or rebound names): trusted from now on."""
         bound = {k: v for k, v in after.items() if before.get(k, _MISSING) is not v and self._trusts(k)}
-        self.trusted.update(bound)
+        self.trusted.update({k: _plain_copy(v) for k, v in bound.items()})
         return bound
 
     def trust_setup(self, before: dict[str, Any], own: set[str]) -> None:
@@ -341,7 +341,7 @@ class Scope:
         fresh = types.ModuleType(getattr(main_module, "__name__", "__main__"))
         scope = fresh.__dict__
         scope.update(main_ns)
-        scope.update(self.trusted)
+        scope.update({k: _plain_copy(v) for k, v in self.trusted.items()})
         shell.user_module, shell.user_ns = fresh, scope
         return main_module, main_ns, scope, dict(scope), dict(main_ns)
 
@@ -360,6 +360,45 @@ class Scope:
             main_ns.pop(name, None)
         return [f"the notebook's global {name!r} was rebound while the test ran"
                 for name in rebound[:5]]
+
+
+_PLAIN_ATOMS = (str, int, float, bool, bytes, type(None))
+_PLAIN_MAX = 10_000     # elements: a bigger value is trusted by identity only
+
+
+def _plain_copy(value: Any) -> Any:
+    """A private deep copy of plain data (type-exact dict/list/tuple/set of str, int, float,
+    bool, bytes, None, up to ``_PLAIN_MAX`` elements), so that mutating a trusted value in
+    place (``REORG["fork"] = ...``) does not reach the next test; anything else (a live
+    testnet handle, a student's object) is kept as it is. Runs no code of the value's: type
+    checks are exact and keys are plain atoms."""
+    budget = [_PLAIN_MAX]
+
+    def copy(v: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 20:
+            raise ValueError
+        t = type(v)
+        if t in _PLAIN_ATOMS:
+            return v
+        if t is dict:
+            if not all(type(k) in _PLAIN_ATOMS for k in v):
+                raise ValueError
+            return {k: copy(x, depth + 1) for k, x in v.items()}
+        if t is list or t is tuple:
+            return t(copy(x, depth + 1) for x in v)
+        if t is set or t is frozenset:
+            if not all(type(k) in _PLAIN_ATOMS for k in v):
+                raise ValueError
+            return t(v)
+        raise ValueError
+
+    if type(value) in _PLAIN_ATOMS:
+        return value
+    try:
+        return copy(value, 0)
+    except (ValueError, RecursionError):
+        return value
 
 
 def _bound_names(code: str) -> set[str]:

@@ -95,3 +95,18 @@ def test_what_a_test_cell_binds_reaches_later_cells_and_the_student_keeps_their_
     for i in (1, 2, 3):
         assert _errors(result.notebook.cells[i]) == [], (i, result.notebook.cells[i].outputs)
     assert result.tampered == ()
+
+
+def test_plain_data_a_demo_cell_left_cannot_be_edited_in_place_before_the_test(one):
+    # lab 05's pattern: a locked demo cell leaves REORG (plain data); the student's cell edits
+    # it in place to match a wrong answer; the test sees the demo's values
+    nb = new_notebook(cells=[
+        _setup_cell("REORG = {'fork': 'f00d', 'blocks': ['a', 'b']}", "demo"),
+        new_code_cell("REORG['fork'] = 'mine'\nREORG['blocks'].append('c')\n"
+                      "def fork_point():\n    return 'mine'\n"),
+        _test_cell("assert fork_point() == REORG['fork'], REORG", "t1"),
+        _test_cell("assert REORG['blocks'] == ['a', 'b'], REORG", "t2")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[2]) == ["AssertionError"], result.notebook.cells[2].outputs
+    assert _errors(result.notebook.cells[3]) == [], result.notebook.cells[3].outputs
