@@ -50,15 +50,32 @@ def password_file(state_dir: Path) -> Path:
     return Path(state_dir) / "passwords.json"
 
 
-def read_passwords(state_dir: Path) -> dict[str, str]:
-    path = password_file(state_dir)
+def read_private_map(path: Path, what: str, error=HubError) -> dict:
+    """A JSON object file of the state folder ({} when absent); ``error`` names ``what`` it is."""
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise HubError(f"cannot read the password file {path}: {exc}", str(path)) from None
-    if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+        raise error(f"cannot read the {what} {path}: {exc}", str(path)) from None
+    if not isinstance(body, dict):
+        raise error(f"the {what} {path} must map student ids to entries", str(path))
+    return body
+
+
+def write_private_map(path: Path, body: dict) -> None:
+    """Replace ``path`` atomically (a crash leaves the old file), mode 0600."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(body, out, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def read_passwords(state_dir: Path) -> dict[str, str]:
+    path = password_file(state_dir)
+    body = read_private_map(path, "password file")
+    if not all(isinstance(v, str) for v in body.values()):
         raise HubError(f"the password file {path} must map student ids to hashes", str(path))
     return body
 
@@ -70,12 +87,7 @@ def set_password(state_dir: Path, student: str, password: str) -> None:
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     entries = read_passwords(state_dir)
     entries[student] = hash_password(password)
-    path = password_file(state_dir)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(entries, out, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_private_map(password_file(state_dir), entries)
 
 
 def authenticator_class():

@@ -35,6 +35,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from labchain.deploy.hub.auth import read_private_map, write_private_map
 from labchain.deploy.hub.settings import HubError
 
 #: keys of the hub setting ``lti`` (required when ``authenticator: lti13``)
@@ -135,16 +136,7 @@ def users_file(state_dir: Path) -> Path:
 
 
 def read_users(state_dir: Path) -> dict[str, dict[str, Any]]:
-    path = users_file(state_dir)
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise LtiError(f"cannot read the LTI user map {path}: {exc}", str(path)) from None
-    if not isinstance(body, dict):
-        raise LtiError(f"the LTI user map {path} must map student ids to LMS users", str(path))
-    return body
+    return read_private_map(users_file(state_dir), "LTI user map", LtiError)
 
 
 def record_launch(state_dir: Path, student: str, id_token: dict[str, Any]) -> None:
@@ -158,12 +150,7 @@ def record_launch(state_dir: Path, student: str, id_token: dict[str, Any]) -> No
     if isinstance(context, dict) and "id" in context:
         entry["context"] = context["id"]
     users[student] = entry
-    path = users_file(state_dir)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(users, out, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_private_map(users_file(state_dir), users)
 
 
 def authenticator_class():
