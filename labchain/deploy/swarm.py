@@ -308,16 +308,23 @@ def down(student: str, client=None, missing_ok: bool = False, timeout: float = 1
                              f"still there after {timeout:.0f} s", stack)
         time.sleep(0.5)
     removed = len(services) + (network is not None)
-    for volume in client.volumes.list(filters={"label": f"{backend.LABEL_TESTNET}={student}"}):
-        for _ in range(20):  # a container that just exited may still hold it for a moment
+    volumes = client.volumes.list(filters={"label": f"{backend.LABEL_TESTNET}={student}"})
+    while volumes:  # a task container being reaped may hold its volume a while (seen under load)
+        left = []
+        for volume in volumes:
             try:
                 volume.remove(force=True)
                 removed += 1
-                break
             except docker.errors.NotFound:
-                break
+                pass
             except docker.errors.APIError:
-                time.sleep(0.5)
+                left.append(volume)
+        volumes = left
+        if volumes and time.monotonic() > deadline:
+            raise SwarmError(f"the volumes of {stack} are still in use after {timeout:.0f} s: "
+                             f"{', '.join(v.name for v in volumes)}", stack)
+        if volumes:
+            time.sleep(1.0)
     if not removed and not missing_ok:
         raise backend.UnknownStudentError(f"there is no swarm stack for student {student!r}", student)
     return removed
