@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from grading_kit import TEST_LIMITS, copy_course, sandbox_kinds, scores, write_submissions
-from grading_corpus import CORPUS, LOCK_FILE
+from grading_corpus import CORPUS, LOCK_FILE, RUNTIME_TAMPER
 
 from grading import api
 from grading.gradebook import done_rows, gradebook
@@ -86,3 +86,16 @@ def test_student_code_finds_neither_gradebook_nor_hidden_tests(graded):
     nb = nbformat.read(str(course.autograded("lab-a", "a23-snoop", "lab-a")), as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "found []" in printed, printed[:500]
+
+
+@pytest.mark.slow
+def test_runtime_tamper_cases_end_by_the_guard_not_by_a_timeout(graded):
+    # r04-r08 (a globally patched `type`/`sorted`) hung the unguarded kernel until the cell
+    # timeout; under the guard every runtime-tamper case must end with its tests run and
+    # failed, well within the cell timeout: graded, flagged, never timed out or crashed
+    _, summary = graded
+    for case in RUNTIME_TAMPER:
+        outcome = next(o for o in summary.outcomes if o.student == case.student)
+        assert outcome.status == "graded", (case.student, outcome.status, outcome.message)
+        assert not outcome.flags & {"timeout", "crashed"}, (case.student, outcome.flags, outcome.message)
+        assert "tampered-runtime" in outcome.flags, (case.student, outcome.message)
