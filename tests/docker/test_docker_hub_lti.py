@@ -18,6 +18,8 @@ from labchain.testnet.docker import STUDENT_ID
 from ltiplatform import Platform, launch
 from needs import require, unavailable
 
+pytestmark = pytest.mark.long      # a real hub with LTI launches: `make test-long`
+
 
 @pytest.fixture(scope="module")
 def platform():
