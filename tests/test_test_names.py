@@ -18,3 +18,12 @@ def test_no_two_test_or_helper_modules_share_a_basename():
         seen[path.name].append(str(path.relative_to(TESTS)))
     clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
     assert not clashes, f"rename one of each: {clashes}"
+
+
+def test_no_test_module_imports_from_conftest():
+    """``from conftest import x`` finds whichever folder's conftest was imported last in a
+    whole-suite run (three identity-handshake tests failed that way in CI); shared helpers live
+    in ``<area>kit.py`` / ``*_helpers.py`` modules instead."""
+    offenders = [str(p.relative_to(TESTS)) for p in TESTS.rglob("*.py")
+                 if "from conftest import" in p.read_text(encoding="utf-8") and p.name != "test_test_names.py"]
+    assert not offenders, offenders

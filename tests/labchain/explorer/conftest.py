@@ -2,24 +2,12 @@
 from a background thread (tornado on its own event loop) on a free loopback port."""
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
 import pytest
 
+from explorerkit import fetch
 from labchain.explorer.data import Network
 from labchain.explorer.server import Background
 from labchain.testnet import Testnet
-from polling import wait_until as _wait_until
-
-
-def fetch(base: str, path: str) -> tuple[int, str]:
-    """(status, body) of a GET; error statuses are returned, not raised."""
-    try:
-        with urllib.request.urlopen(base + path, timeout=60) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,3 @@ def explorer(chain_net):
 @pytest.fixture
 def get(explorer):
     return lambda path: fetch(explorer.url, path)
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
-    return _wait_until(predicate, timeout, what)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from conftest import fetch, wait_until
+from explorerkit import fetch, wait_until
 from needs import require
 
 from labchain.explorer.console import Console, docker_provider

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from conftest import fetch
+from explorerkit import fetch
 
 
 def start(args, env=None):

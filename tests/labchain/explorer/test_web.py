@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import fetch
+from explorerkit import fetch
 from labchain.explorer.console import Console, local_provider
 from labchain.explorer.data import Network
 from labchain.explorer.server import Background

@@ -159,7 +159,7 @@ class AuthPeer:
     """Drives the handshake by hand up to the auth message."""
 
     def __init__(self, node: NodeProcess) -> None:
-        from conftest import RawPeer
+        from node_helpers import RawPeer
 
         self.raw = RawPeer(node.p2p_addr)
         self.genesis = bytes.fromhex(node.ready["genesis"])
@@ -196,7 +196,7 @@ def test_a_certificate_of_the_wrong_suite_and_a_bad_signature_are_refused(start,
 
 
 def test_a_public_chain_sends_no_auth_messages(tmp_path):
-    from conftest import RawPeer
+    from node_helpers import RawPeer
 
     node = NodeProcess.start(tmp_path / "pub")
     try:
