@@ -88,6 +88,27 @@ def test_several_processes_find_a_valid_nonce_and_count_hashes():
     assert not multiprocessing.active_children()
 
 
+def test_a_worker_that_never_reports_cannot_hang_the_miner(monkeypatch):
+    """CI once hung here for 10 minutes: one forked worker of a 2-worker search stayed alive
+    without reporting, and the parent waited for its report forever."""
+    import time as _time
+
+    from labchain.consensus.pow import miner as miner_module
+
+    real = miner_module._worker
+
+    def worker(prefix, target, start, end, found, results, digest="sha256"):
+        if start == 0:
+            return real(prefix, target, start, end, found, results, digest)
+        _time.sleep(3600)    # stuck: alive, silent
+
+    monkeypatch.setattr(miner_module, "_worker", worker)
+    monkeypatch.setattr(miner_module, "STRAGGLER_SECONDS", 0.5)
+    solved = Miner(LAB).solve(header(bits=target_to_bits(1 << 240)), workers=2)
+    assert solved.meets_target()
+    assert not multiprocessing.active_children()      # the stuck worker was terminated
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_stop_from_another_thread_returns_none_and_leaves_no_process(workers):
     miner, stop, result = Miner(LAB), threading.Event(), []

@@ -60,6 +60,9 @@ CHUNK = 1 << 16
 #: A forked worker only runs ``search_nonces`` and reports through its queue, so locks other
 #: threads of the parent held at fork time are never touched. "spawn" where fork is missing.
 START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+#: Seconds the other workers get to report once a nonce is found or the search is stopped; a
+#: worker still silent then is terminated, so a stuck child can never hang the miner (or the node).
+STRAGGLER_SECONDS = 5.0
 
 #: Every 2-byte little-endian value, built once: the hot loop looks nonce bytes up here
 #: instead of calling ``struct.pack`` (about 15% faster, see bench/bench_mining.py).
@@ -207,15 +210,20 @@ class Miner:
         for p in procs:
             p.start()
         best, tried, reports = None, 0, 0
+        settle_by = None  # once the search is over, stragglers get STRAGGLER_SECONDS to report
         try:
             while reports < workers:
                 if stop.is_set():
                     found.set()
+                if found.is_set() and settle_by is None:
+                    settle_by = time.monotonic() + STRAGGLER_SECONDS
                 try:
                     nonce, n = results.get(timeout=0.05)
                 except queue.Empty:
                     if not any(p.is_alive() for p in procs) and results.empty():
                         raise RuntimeError("a mining process died without reporting") from None
+                    if settle_by is not None and time.monotonic() > settle_by:
+                        break  # a worker that cannot report (e.g. stuck after fork) is terminated below
                     continue
                 reports += 1
                 tried += n
