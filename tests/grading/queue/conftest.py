@@ -76,3 +76,20 @@ def start_worker(queue_url, tmp_path):
     yield start
     for worker in started:
         worker.kill()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_celery_after_fork_hooks():
+    """Celery and kombu register ``multiprocessing`` after-fork hooks on every app, channel and
+    result consumer; in a child forked later by the same pytest process (the miner's workers in
+    tests/labchain/test_miner.py) those hooks close a Redis pub/sub inherited from the parent and
+    wait for its reply forever (seen in CI: forked miner workers stuck in a recv on the Redis
+    socket). The coordinator's process never forks after grading; the test process does, so the
+    hooks of these tests' apps go when the module ends."""
+    yield
+    import multiprocessing.util as mp_util
+
+    for key in list(mp_util._afterfork_registry.keys()):
+        func = key[-1]
+        if getattr(func, "__module__", "").split(".")[0] in ("celery", "kombu", "billiard"):
+            mp_util._afterfork_registry.pop(key, None)
