@@ -38,14 +38,14 @@ no UTXO cache in memory (SQLite's page cache plays that role); no pruning.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from labchain.block import BlockHeader
 from labchain.crypto import Address
 from labchain.core.errors import StoreError
+from labchain.core.sqlite import transaction as sqlite_transaction
 from labchain.core.params import Params
 from labchain.ledger.utxo.tx import OutPoint, TxOut
 
@@ -125,16 +125,9 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All statements inside commit together or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self):
+        """All statements inside commit together or not at all (``labchain.core.sqlite``)."""
+        return sqlite_transaction(self.db)
 
     # -- tip and block tree ---------------------------------------------------------------
     def tip(self) -> bytes | None:

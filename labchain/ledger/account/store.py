@@ -22,11 +22,11 @@ snapshots for fast sync (Ethereum's snap sync, ChainMaker's state archive).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
+from labchain.core.sqlite import transaction as sqlite_transaction
 from labchain.crypto.suite import Suite, get_suite
 
 from labchain.ledger.account.block import BlockContext, BlockResult, apply_block, credit
@@ -90,15 +90,8 @@ class AccountStore:
     def close(self) -> None:
         self.db.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self):
+        return sqlite_transaction(self.db)
 
     @property
     def state_root(self) -> bytes:
