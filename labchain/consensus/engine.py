@@ -53,8 +53,8 @@ import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from labchain.core.encoding import Record, VarBytes
-from labchain.core.errors import EncodingError, LabchainError
+from labchain.core.encoding import Record, VarBytes, decode_enveloped
+from labchain.core.errors import LabchainError
 
 
 class ConsensusError(LabchainError):
@@ -188,19 +188,8 @@ def encode_engine_message(message: Record) -> bytes:
 
 def decode_engine_message(data: bytes) -> Record:
     """The engine message in ``data``; raises :class:`ConsensusError` with a sentence."""
-    try:
-        envelope = EngineEnvelope.from_bytes(data)
-    except EncodingError as exc:
-        raise ConsensusError(f"undecodable consensus message: {exc}", data[:64]) from None
-    cls = ENGINE_MESSAGES.get(envelope.command)
-    if cls is None:
-        shown = envelope.command.decode("ascii", "replace")
-        raise UnknownEngineMessageError(f"unknown consensus message type {shown!r}", envelope.command)
-    try:
-        return cls.from_bytes(envelope.body)
-    except (EncodingError, ValueError, OverflowError) as exc:
-        raise ConsensusError(f"malformed {envelope.command.decode('ascii', 'replace')} message: {exc}",
-                             envelope.body[:64]) from None
+    return decode_enveloped(data, EngineEnvelope, ENGINE_MESSAGES, ConsensusError,
+                            UnknownEngineMessageError, "consensus message", "consensus message type")
 
 
 def quorum(n: int) -> int:

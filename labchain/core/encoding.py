@@ -333,3 +333,25 @@ class Record:
             if isinstance(exc, EncodingError):
                 raise
             raise EncodingError(f"invalid {cls.__name__}: {exc}", values) from exc
+
+
+def decode_enveloped(data: bytes, envelope: type, registry: dict, error: type, unknown: type,
+                     what: str, kind: str) -> Record:
+    """The record inside ``envelope``-encoded ``data`` (a ``command`` + ``body`` record),
+    looked up by command in ``registry``: the one decoder of the P2P and consensus messages.
+
+    Raises ``error`` ("undecodable <what>: ..." or "malformed <command> message: ...") or
+    ``unknown`` ("unknown <kind> 'x'"), each with a sentence and the offending bytes.
+    """
+    try:
+        outer = envelope.from_bytes(data)
+    except EncodingError as exc:
+        raise error(f"undecodable {what}: {exc}", data[:64]) from None
+    cls = registry.get(outer.command)
+    shown = outer.command.decode("ascii", "replace")
+    if cls is None:
+        raise unknown(f"unknown {kind} {shown!r}", outer.command)
+    try:
+        return cls.from_bytes(outer.body)
+    except (EncodingError, ValueError, OverflowError) as exc:  # ValueError: a record's own checks
+        raise error(f"malformed {shown} message: {exc}", outer.body[:64]) from None

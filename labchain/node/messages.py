@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from labchain.block import Block
-from labchain.core.encoding import FixedBytes, ListOf, Nested, Record, UInt, VarBytes
-from labchain.core.errors import EncodingError, LabchainError
+from labchain.core.encoding import FixedBytes, ListOf, Nested, Record, UInt, VarBytes, decode_enveloped
+from labchain.core.errors import LabchainError
 from labchain.ledger.utxo.tx import Transaction
 
 #: Version of this protocol; a peer with a different major version is refused.
@@ -233,22 +233,8 @@ def check_frame_length(header: bytes) -> int:
 
 def decode_message(payload: bytes) -> Record:
     """The message inside one frame's payload. Raises :class:`ProtocolError` when malformed."""
-    try:
-        envelope = Envelope.from_bytes(payload)
-    except EncodingError as exc:
-        raise ProtocolError(f"undecodable message envelope: {exc}", payload[:64]) from None
-    cls = MESSAGE_TYPES.get(envelope.command)
-    if cls is None:
-        shown = envelope.command.decode("ascii", "replace")
-        raise UnknownMessageError(f"unknown message type {shown!r}", envelope.command)
-    try:
-        return cls.from_bytes(envelope.body)
-    except EncodingError as exc:
-        raise ProtocolError(f"malformed {envelope.command.decode()} message: {exc}",
-                            envelope.body[:64]) from None
-    except (ValueError, OverflowError) as exc:  # defensive: a record's own checks
-        raise ProtocolError(f"malformed {envelope.command.decode()} message: {exc}",
-                            envelope.body[:64]) from None
+    return decode_enveloped(payload, Envelope, MESSAGE_TYPES, ProtocolError, UnknownMessageError,
+                            "message envelope", "message type")
 
 
 def decode_frames(data: bytes) -> list[Record]:
