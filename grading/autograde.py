@@ -203,7 +203,7 @@ class _Writer(threading.Thread):
                         self._save(gb, outcome, graded)
                     session.commit()
                 except Exception:  # noqa: BLE001 - retried one by one below
-                    session.rollback()
+                    self._rollback(session)
                 else:
                     for _, done in batch:
                         done.put(None)
@@ -214,10 +214,21 @@ class _Writer(threading.Thread):
                     session.commit()
                     done.put(None)
                 except Exception as exc:  # noqa: BLE001 - reported per submission, batch goes on
-                    session.rollback()
+                    self._rollback(session)
                     done.put(exc)
         finally:
             gb.db = session
+
+    @staticmethod
+    def _rollback(session) -> None:
+        """Roll back and forget every object the session holds. A rollback alone expires
+        what it loaded but can leave an object created in the failed transaction in the
+        identity map (seen in CI: a Student flushed in a failed group commit, still linked to
+        its expunged submission); the next submission's nbgrader calls then met that object
+        and failed with ``ObjectDeletedError`` although their own save was sound. After
+        ``expunge_all`` every row is read again from the database."""
+        session.rollback()
+        session.expunge_all()
 
     def _student_fields(self, student: str) -> dict:
         row = self.roster.get(student, {})

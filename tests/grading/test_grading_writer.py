@@ -14,6 +14,7 @@ import queue
 
 import nbformat
 import pytest
+from sqlalchemy import inspect as sa_inspect
 from grading_corpus import CORPUS, build
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import OverwriteCells, OverwriteKernelspec
@@ -70,6 +71,25 @@ def test_sanitizing_with_the_snapshot_equals_nbgraders_own_steps(course, case):
             theirs = step.run(theirs, ref)
     assert ours == theirs
     assert ctx.flags == ref.flags
+
+
+def test_a_failed_group_commit_leaves_no_object_whose_row_was_rolled_back(course):
+    """After the rollback the writer's session holds only rows that exist: CI once failed a
+    sound submission with ObjectDeletedError because the failed one's Student stayed in the
+    identity map, expired and rowless, and the next save met it."""
+    release = nbformat.read(str(course.release("lab-a", "lab-a")), as_version=4)
+    blocked = course.autograded("lab-a", "w2", "lab-a").parent
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where w2's folder should be")
+    writer = _Writer(course, run_id="r1")
+    batch = [((Outcome("lab-a", s), [(_ctx(course, s), nbformat.from_dict(release))]),
+              queue.Queue(maxsize=1)) for s in ("w1", "w2")]
+    with gradebook(course.db_url) as gb:
+        writer._save_batch(gb, batch)
+        assert batch[0][1].get_nowait() is None
+        assert isinstance(batch[1][1].get_nowait(), OSError)
+        for obj in list(gb.db.identity_map.values()):
+            sa_inspect(obj).session.refresh(obj)      # raises ObjectDeletedError on a ghost
 
 
 def test_a_submission_that_cannot_be_saved_costs_only_itself_in_a_group_commit(course):
