@@ -53,7 +53,9 @@ from labchain.ledger.account import (
     DEFAULT_BLOCK_GAS_LIMIT, AccountAddress, AccountPool, AccountStore, AccountTx, BlockContext, WorldState,
     account_version, apply_transaction, credit, receipts_root,
 )
-from labchain.ledger.account.tx import AccountAddressCodec, check_tx_state
+from labchain.ledger.account.block import apply_block
+from labchain.ledger.account.errors import NonceGapError
+from labchain.ledger.account.tx import AccountAddressCodec, check_tx_state, check_tx_syntax
 from labchain.merkle import merkle_root
 from labchain.ledger.utxo.tx import NULL_HASH, short
 
@@ -204,6 +206,7 @@ class AccountModel(LedgerModel):
 
     name = "account"
     block_type = AccountBlock
+    tx_type = AccountTx
     rpc_module = "labchain.node.account_methods"
     gas_limit = DEFAULT_BLOCK_GAS_LIMIT   # Ethereum: block gas limit; ChainMaker: block_tx_capacity
 
@@ -261,15 +264,8 @@ class AccountModel(LedgerModel):
         suite = chain.suite
         ctx = self.context(chain, entry.height, block.header.timestamp, block.proposer)
 
-        def claimed(result) -> None:
-            if result.state_root != block.state_root or result.receipts_root != block.receipts_root:
-                raise StateRootError(
-                    f"block {short(block.hash_in(suite))} at height {entry.height} claims state root "
-                    f"{block.state_root.hex()[:16]}... and receipts root {block.receipts_root.hex()[:16]}..., "
-                    f"but executing it gives {result.state_root.hex()[:16]}... and "
-                    f"{result.receipts_root.hex()[:16]}...", block)
-
-        self.store.apply_block(block.transactions, ctx, chain.params.block_reward(entry.height), claimed)
+        self.store.apply_block(block.transactions, ctx, chain.params.block_reward(entry.height),
+                               lambda result: check_claimed_roots(block, entry.height, result, suite))
         chain.store.connect(_Indexed(block, suite), entry.height, (), BlockUndo(()))
 
     def disconnect(self, chain, entry, block: AccountBlock) -> None:
@@ -290,6 +286,104 @@ class AccountModel(LedgerModel):
 
     def new_pool(self, chain) -> AccountMempool:
         return AccountMempool(chain)
+
+    # -- engine chains (docs/accounts-on-engines.md) ------------------------------------------
+    def execute(self, chain, candidates, proposer: AccountAddress, height: int, when: int,
+                max_txs: int, verify: bool = True) -> tuple[list[AccountTx], bytes, bytes]:
+        """Run those of ``candidates`` that are valid, in order, on the tip state, then the
+        subsidy; the state is restored. Returns (chosen, state root, receipts root). A candidate
+        whose nonce is still ahead is tried again after the others (passes until none joins),
+        so one sender's transactions need not arrive in nonce order. ``verify``: check syntax
+        and signature first (the pool did for its own). Call with ``chain.lock`` held."""
+        params, suite = chain.params, chain.suite
+        ctx = self.context(chain, height, when, proposer)
+        state = self.store.state
+        mark = state.snapshot()
+        chosen, receipts, gas, size = [], [], 0, 0
+        left = list(candidates)
+        try:
+            progress = True
+            while left and progress and len(chosen) < max_txs:
+                progress, waiting = False, []
+                for tx in left:
+                    tx_size = len(tx.to_bytes())
+                    if (len(chosen) >= max_txs or gas + tx.gas_limit > self.gas_limit
+                            or size + tx_size > params.max_block_size - ACCOUNT_BLOCK_RESERVE):
+                        waiting.append(tx)
+                        continue
+                    try:
+                        if verify:
+                            check_tx_syntax(tx, suite, params.name, self.gas_limit)
+                        check_tx_state(tx, suite, state)
+                    except NonceGapError:
+                        waiting.append(tx)
+                        continue
+                    except LabchainError:
+                        continue
+                    receipt = apply_transaction(state, tx, ctx, gas)
+                    gas, size = receipt.cumulative_gas_used, size + tx_size
+                    chosen.append(tx)
+                    receipts.append(receipt)
+                    progress = True
+                left = waiting
+            credit(state, proposer, params.block_reward(height))
+            state_root = state.state_root
+        finally:
+            state.revert_to(mark)
+        return chosen, state_root, receipts_root(suite, receipts)
+
+    def build_block(self, chain, transactions, reward_address, timestamp: int | None = None,
+                    capacity: int | None = None) -> tuple[AccountBlock, int]:
+        """An engine chain's account block on the tip: ``transactions`` executed in order (the
+        invalid ones left out, on every node alike), the proposer ``reward_address``'s account,
+        sealed with the trivial target. Deterministic for equal inputs (Raft)."""
+        from labchain.chain.finality import engine_timestamp, seal
+
+        with chain.lock:
+            suite = chain.suite
+            proposer = to_account_address(reward_address, suite)
+            height = chain.height + 1
+            when = engine_timestamp(chain, timestamp)
+            limit = min(chain.params.max_block_txs, capacity or chain.params.max_block_txs)
+            chosen, state_root, r_root = self.execute(chain, transactions, proposer, height, when, limit)
+            block = account_block(chain, proposer, chosen, state_root, r_root, when)
+            return block.with_header(seal(block.header, chain.params)), len(transactions) - len(chosen)
+
+    def check_proposal(self, chain, block: AccountBlock) -> None:
+        """ChainMaker's proposal verification: the block's own rules, then its transactions
+        executed on this node's tip state (restored afterwards) must give the state and
+        receipts roots it claims; raises the rule broken."""
+        self.check_block_syntax(block, chain.params)
+        with chain.lock:
+            height = chain.height + 1
+            ctx = self.context(chain, height, block.header.timestamp, block.proposer)
+            state = self.store.state
+            result = apply_block(state, block.transactions, ctx, chain.params.block_reward(height))
+            state.apply_undo(result.undo)
+            check_claimed_roots(block, height, result, chain.suite)
+
+
+#: bytes kept free for the header, proposer and roots when an engine block is filled
+ACCOUNT_BLOCK_RESERVE = 1000
+
+
+def check_claimed_roots(block: AccountBlock, height: int, result, suite) -> None:
+    """StateRootError unless executing ``block`` (``result``) gives the roots it claims."""
+    if result.state_root != block.state_root or result.receipts_root != block.receipts_root:
+        raise StateRootError(
+            f"block {short(block.hash_in(suite))} at height {height} claims state root "
+            f"{block.state_root.hex()[:16]}... and receipts root {block.receipts_root.hex()[:16]}..., "
+            f"but executing it gives {result.state_root.hex()[:16]}... and "
+            f"{result.receipts_root.hex()[:16]}...", block)
+
+
+def account_block(chain, proposer: AccountAddress, txs, state_root: bytes, r_root: bytes,
+                  when: int) -> AccountBlock:
+    """The unsealed account block on the chain's tip committing to those parts (nonce 0)."""
+    suite = chain.suite
+    root = commitment_root(suite, merkle_root([t.txid(suite) for t in txs], suite), state_root, r_root, proposer)
+    header = BlockHeader(ACCOUNT_BLOCK_VERSION, chain.tip_hash, root, when, chain.next_bits(), 0)
+    return AccountBlock(header, proposer, state_root, r_root, tuple(txs))
 
 
 class PoolEntry(NamedTuple):
@@ -378,26 +472,7 @@ class AccountMempool:
             proposer = to_account_address(reward_address, suite)
             height = chain.height + 1
             when = max(int(chain.clock() if timestamp is None else timestamp), chain.median_time_past() + 1)
-            ctx = self.model.context(chain, height, when, proposer)
-            state = self.model.store.state
-            mark = state.snapshot()
-            chosen, receipts, gas = [], [], 0
-            try:
-                for tx in self.pool.select(self.model.gas_limit, params.max_block_txs):
-                    try:
-                        check_tx_state(tx, suite, state)
-                    except LabchainError:
-                        continue
-                    receipt = apply_transaction(state, tx, ctx, gas)
-                    gas = receipt.cumulative_gas_used
-                    chosen.append(tx)
-                    receipts.append(receipt)
-                credit(state, proposer, params.block_reward(height))
-                state_root = state.state_root
-            finally:
-                state.revert_to(mark)
-            r_root = receipts_root(suite, receipts)
-            root = commitment_root(suite, merkle_root([t.txid(suite) for t in chosen], suite), state_root,
-                                   r_root, proposer)
-            header = BlockHeader(ACCOUNT_BLOCK_VERSION, chain.tip_hash, root, when, chain.next_bits(), 0)
-            return AccountBlock(header, proposer, state_root, r_root, tuple(chosen))
+            chosen, state_root, r_root = self.model.execute(
+                chain, self.pool.select(self.model.gas_limit, params.max_block_txs), proposer, height, when,
+                params.max_block_txs, verify=False)
+            return account_block(chain, proposer, chosen, state_root, r_root, when)

@@ -24,11 +24,14 @@ Decisions
 * No hook in the fork choice: the driver appends only blocks on the tip, the node refuses
   relayed blocks on an engine chain, and the ``invalidateblock``/``revert`` RPCs are refused
   there (labchain/node/consensus.py), so a final block is never disconnected.
-* :func:`build_block` is deterministic (Raft): the same parent and the same ordered commands give
-  the same block on every node: transactions are tried in order against a scratch mempool (an
-  invalid or conflicting one is left out, on every node alike), the timestamp is one second past
-  the parent's median time past unless ``timestamp`` is given (a proposer's clock: Solo, BFT),
-  the coinbase pays the subsidy to ``reward_address``.
+* :func:`build_block` asks the chain's ledger model (``LedgerModel.build_block``), as proof of
+  work asks the model's pool for a template: UTXO blocks (:func:`build_utxo_block`) or account
+  blocks (``AccountModel.build_block``, docs/accounts-on-engines.md), chosen by the chain config.
+* It is deterministic (Raft): the same parent and the same ordered commands give the same block
+  on every node: transactions are tried in order (an invalid or conflicting one is left out, on
+  every node alike), the timestamp is one second past the parent's median time past unless
+  ``timestamp`` is given (a proposer's clock: Solo, BFT), the subsidy goes to ``reward_address``
+  (UTXO: the coinbase; accounts: credited to the proposer).
 
 Simplifications versus ChainMaker: the certificate is stored as opaque bytes and not
 re-verified when the chain is reopened; blocks carry no proposer signature (the engine's
@@ -74,10 +77,25 @@ def seal(header: BlockHeader, params: Params) -> BlockHeader:
                                "the trivial target of an engine chain", header)
 
 
-def build_block(chain: Chain, transactions: list[Transaction], reward_address,
-                timestamp: int | None = None, capacity: int | None = None) -> tuple[Block, int]:
+def build_block(chain: Chain, transactions: list, reward_address,
+                timestamp: int | None = None, capacity: int | None = None) -> tuple:
     """A sealed block on the tip with those of ``transactions`` that are valid in order, and
-    how many were left out. Deterministic for equal inputs (see the module docstring)."""
+    how many were left out, built by the chain's ledger model (UTXO: :func:`build_utxo_block`;
+    accounts: ``AccountModel.build_block``). Deterministic for equal inputs."""
+    return chain.ledger.build_block(chain, transactions, reward_address, timestamp, capacity)
+
+
+def engine_timestamp(chain: Chain, timestamp: int | None) -> int:
+    """An engine block's time: one second past the parent's median time past, or the
+    proposer's clock ``timestamp`` when that is later."""
+    mtp = chain.median_time_past()
+    return mtp + 1 if timestamp is None else max(int(timestamp), mtp + 1)
+
+
+def build_utxo_block(chain: Chain, transactions: list[Transaction], reward_address,
+                     timestamp: int | None = None, capacity: int | None = None) -> tuple[Block, int]:
+    """:func:`build_block` on the UTXO ledger: a coinbase paying the subsidy, then the
+    transactions a scratch mempool admits in order."""
     params = chain.params
     with chain.lock:
         scratch = Mempool(chain)
@@ -99,8 +117,7 @@ def build_block(chain: Chain, transactions: list[Transaction], reward_address,
         height = chain.height + 1
         coinbase = Transaction.coinbase(height, [TxOut(params.block_reward(height), reward_address)])
         txs = (coinbase, *chosen)
-        mtp = chain.median_time_past()
-        when = mtp + 1 if timestamp is None else max(int(timestamp), mtp + 1)
+        when = engine_timestamp(chain, timestamp)
         header = BlockHeader(1, chain.tip_hash, merkle_root([t.txid_in(chain.suite) for t in txs], chain.suite),
                              when, chain.next_bits(), 0)
         return Block(seal(header, params), txs), dropped

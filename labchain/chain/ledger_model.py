@@ -20,6 +20,10 @@ ledger model
                                             it (raises the rule broken, state unchanged)
     ``disconnect(chain, entry, block)``     undo the tip block with its undo data
     ``new_pool(chain)``                     the transaction pool (admission, ordering, template)
+    ``tx_type``                             the record class transactions decode as (Raft's commands)
+    ``build_block(chain, txs, reward, ...)`` an engine chain's sealed block on the tip from those
+                                            of ``txs`` valid in order (deterministic: Raft)
+    ``check_proposal(chain, block)``        an engine's proposal check (raises the rule broken)
     ``rpc_module``                          module whose ``register(methods, node)`` adds the
                                             model's RPC methods (None: none beyond the base)
     ``close()``
@@ -37,6 +41,7 @@ import importlib
 from labchain.block import Block, check_block_syntax, genesis_block
 from labchain.core.errors import BlockValidationError, ConfigError
 from labchain.core.params import Params
+from labchain.ledger.utxo.tx import Transaction
 
 from labchain.chain.utxo import UtxoView
 from labchain.chain.validation import check_block_context, connect_transactions
@@ -53,6 +58,7 @@ class LedgerModel:
 
     name = ""
     block_type: type = Block
+    tx_type: type = Transaction
     rpc_module: str | None = None
 
     def genesis_block(self, params: Params):
@@ -81,6 +87,16 @@ class LedgerModel:
 
     def new_pool(self, chain):
         raise NotImplementedError
+
+    def build_block(self, chain, transactions, reward_address, timestamp: int | None = None,
+                    capacity: int | None = None):
+        """(sealed block on the tip, how many of ``transactions`` were left out): an engine chain's
+        proposal or Raft entry (docs/accounts-on-engines.md)."""
+        raise NotImplementedError
+
+    def check_proposal(self, chain, block) -> None:
+        """The rules an engine's proposal must pass before a vote (default: the block's own)."""
+        self.check_block_syntax(block, chain.params)
 
     def close(self) -> None:
         """Release the model's own resources."""
@@ -133,3 +149,9 @@ class UtxoModel(LedgerModel):
         from labchain.chain.mempool import Mempool
 
         return Mempool(chain)
+
+    def build_block(self, chain, transactions, reward_address, timestamp: int | None = None,
+                    capacity: int | None = None):
+        from labchain.chain.finality import build_utxo_block
+
+        return build_utxo_block(chain, transactions, reward_address, timestamp, capacity)

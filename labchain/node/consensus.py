@@ -13,9 +13,11 @@ events with the wall clock and carries out what it returns:
   log line; the node keeps running.
 
 The :class:`NodeApplication` is the engine's ``Application``: ``propose`` builds a block from
-the mempool (no proof of work: ``finality.build_block`` seals with the trivial target), and
-``check`` decodes a proposed block and checks that it extends this node's tip and passes the
-block's own rules (``check_block_syntax``).
+the mempool (no proof of work: ``finality.build_block`` asks the chain's ledger model and seals
+with the trivial target), and ``check`` decodes a proposed block as the model's block type and
+checks that it extends this node's tip and passes the model's ``check_proposal`` (UTXO: the
+block's own rules; accounts: also re-executed for its state and receipts roots,
+docs/accounts-on-engines.md); a refusal is logged with its reason.
 
 What a committed value is
 -------------------------
@@ -58,7 +60,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from labchain.block import Block, check_block_syntax
 from labchain.chain.finality import FinalityError, FinalityLog, build_block
 from labchain.consensus.engine import (
     Broadcast, CancelTimer, Commit, ConsensusError, Misbehaviour, Send, SetTimer,
@@ -66,7 +67,7 @@ from labchain.consensus.engine import (
 )
 from labchain.consensus.registry import build_engine
 from labchain.core.encoding import Record, UInt, VarBytes
-from labchain.core.errors import EncodingError, LabchainError, ValidationError
+from labchain.core.errors import EncodingError, LabchainError
 from labchain.ledger.utxo.tx import Transaction
 from labchain.node.messages import MAX_MESSAGE_SIZE, MESSAGE_TYPES
 
@@ -203,11 +204,18 @@ class NodeApplication:
         return block.to_bytes()
 
     def check(self, height: int, value: bytes) -> str | None:
+        """None if the proposal at ``height`` may be voted for, else why not (also logged)."""
+        reason = self._refusal(height, value)
+        if reason is not None:
+            log.warning("consensus: proposal at height %d refused: %s", height, reason)
+        return reason
+
+    def _refusal(self, height: int, value: bytes) -> str | None:
         chain = self.node.chain
         try:
-            block = Block.from_bytes(value)
+            block = chain.ledger.block_type.from_bytes(value)
         except (EncodingError, ValueError) as exc:
-            return f"the value is not a block: {exc}"
+            return f"the value is not a {chain.ledger.name} block: {exc}"
         if height <= chain.height:
             have = chain.get_block(height)
             same = have.hash_in(chain.suite) == block.hash_in(chain.suite)
@@ -215,8 +223,11 @@ class NodeApplication:
         if height == chain.height + 1 and block.prev_hash != chain.tip_hash:
             return f"the block at height {height} does not build on this node's tip"
         try:
-            check_block_syntax(block, chain.params)
-        except ValidationError as exc:
+            if height == chain.height + 1:
+                chain.ledger.check_proposal(chain, block)
+            else:            # a later height: no state to run it on yet, the block's own rules
+                chain.ledger.check_block_syntax(block, chain.params)
+        except LabchainError as exc:
             return str(exc)
         return None
 
@@ -364,7 +375,7 @@ class ConsensusDriver:
             txs = []
             for command in batch_commands(commit.value):
                 try:
-                    txs.append(Transaction.from_bytes(command))
+                    txs.append(chain.ledger.tx_type.from_bytes(command))   # the ledger model's tx
                 except (EncodingError, ValueError):
                     continue                          # not a transaction: left out everywhere
             block, dropped = build_block(chain, txs, self._reward_address())
@@ -372,7 +383,7 @@ class ConsensusDriver:
                 log.info("raft entry %d: %d command(s) left out (invalid or over capacity)",
                          commit.height, dropped)
         else:
-            block = Block.from_bytes(commit.value)
+            block = chain.ledger.block_type.from_bytes(commit.value)
         return self.finality.append(commit.height, block, commit.certificate)
 
     def _reward_address(self):
