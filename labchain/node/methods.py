@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from labchain.core import errors
 from labchain.block import BlockHeader
 from labchain.crypto import Address
+from labchain.node.faults import fault_methods
 from labchain.node.payments import pay_from_account
 from labchain.node.rpc import Code, Method, Param, RpcError
 from labchain.ledger.utxo.tx import Transaction
@@ -255,6 +256,7 @@ def build_methods(node: Node) -> dict[str, Method]:
         Method("stop", stop, (), "stop the node"),
         Method("help", help_, (P("method", "str", False),), "list methods, or one method's parameters"),
     ]
+    declared += fault_methods(node)   # setfault, getfaults, clearfaults
     table = {m.name: m for m in declared}
     return table
 

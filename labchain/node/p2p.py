@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from labchain.core.encoding import Record
+from labchain.node.faults import NodeFaults, send_later
 from labchain.node.messages import (
     LENGTH,
     Auth,
@@ -133,6 +134,16 @@ class Peer:
     async def send(self, message: Record) -> None:
         if self.closed:
             return
+        if self.network.faults.active:            # injected link faults (labchain/node/faults.py)
+            hold = self.network.faults.outgoing(self, message)
+            if hold is None:
+                return
+            if hold > 0:
+                self.network._spawn(send_later(self, hold, lambda: self._write(message)))
+                return
+        await self._write(message)
+
+    async def _write(self, message: Record) -> None:
         frame = encode_message(message)
         self.bytes_sent += len(frame)
         if self.network.metrics is not None:
@@ -203,6 +214,7 @@ class P2PNetwork:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._dialing: set[str] = set()
+        self.faults = NodeFaults()   # setfault/clearfaults over RPC; in memory only
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -387,7 +399,7 @@ class P2PNetwork:
             peer.misbehaving(10, f"sent {type(message).COMMAND.decode()} after the handshake")
         elif isinstance(message, Reject):
             log.info("%s says: %s", peer, message.reason.decode("utf-8", "replace"))
-        else:
+        elif not self.faults.active or self.faults.incoming(peer, message):
             await self.handler.handle(peer, message)
 
 

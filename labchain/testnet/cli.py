@@ -7,6 +7,7 @@ Examples::
     labchain testnet status
     labchain testnet partition 0,1 2,3 && labchain testnet heal
     labchain testnet kill 2 && labchain testnet restart 2
+    labchain testnet fault 1 --partition node2,node3 && labchain testnet fault 1 --clear
     labchain testnet logs 2
     labchain testnet down
 
@@ -64,6 +65,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kill.add_argument("node", type=int)
     restart = command("restart", cmd_restart, "(re)start one node on its data dir")
     restart.add_argument("node", type=int)
+    fault = command("fault", cmd_fault, "inject link faults on one node (partition, delay, drop), or "
+                    "--clear them; no option: show them. In memory: a restart clears them")
+    fault.add_argument("node", type=int, help="node index")
+    fault.add_argument("--partition", metavar="PEERS", default=None,
+                       help="comma-separated peers to cut this node off from: node2,node3 or 2,3")
+    fault.add_argument("--delay-ms", type=float, default=None, metavar="MS",
+                       help="hold every message this node sends for MS milliseconds (0 to 10000)")
+    fault.add_argument("--drop", type=float, default=None, metavar="P",
+                       help="drop this fraction (0 to 1) of the consensus messages it sends")
+    fault.add_argument("--seed", type=int, default=None, help="seed of the drop draws (default 0)")
+    fault.add_argument("--clear", action="store_true", help="remove every fault of this node")
+    fault.add_argument("--json", action="store_true", help="machine-readable output")
     logs = command("logs", cmd_logs, "print a node's log")
     logs.add_argument("node", type=int)
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
@@ -185,6 +198,40 @@ def cmd_restart(args: argparse.Namespace) -> int:
     net = _connect(args)
     net.restart(args.node)
     print(net.table())
+    return 0
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    setting = [args.partition, args.delay_ms, args.drop, args.seed]
+    if args.clear and any(v is not None for v in setting):
+        raise TestnetError("--clear removes every fault: give it alone, then set new ones")
+    net = _connect(args)
+    net._check_index(args.node)
+    node = net.nodes[args.node]
+    if args.clear:
+        report = node.clear_faults()
+    elif any(v is not None for v in setting):
+        peers = None
+        if args.partition is not None:
+            peers = [int(p) if p.strip().isdigit() else p.strip() for p in args.partition.split(",") if p.strip()]
+        report = node.set_fault(peers, args.delay_ms, args.drop, args.seed)
+    else:
+        report = node.faults()
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    parts = []
+    if report["partition"]:
+        parts.append(f"cut off from {', '.join(report['partition'])}")
+    if report["delay_ms"]:
+        parts.append(f"sends {report['delay_ms']} ms late")
+    if report["drop"]:
+        parts.append(f"drops {report['drop']:.0%} of its consensus messages (seed {report['seed']})")
+    print(f"node{args.node}: " + ("; ".join(parts) if parts else "no fault"))
+    dropped = sum(report["dropped_out"].values()) + sum(report["dropped_in"].values())
+    if dropped or report["delayed"]:
+        print(f"  so far: {dropped} message(s) dropped, {sum(report['delayed'].values())} delayed")
+    print(f"  ({report['note']})")
     return 0
 
 

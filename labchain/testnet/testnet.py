@@ -109,6 +109,21 @@ class TestnetNode:
     def logs(self) -> str:
         return self.testnet.backend.logs(self.index)
 
+    # -- link faults on this node (labchain/node/faults.py; in memory: a restart clears them) --
+    def set_fault(self, partition: Iterable[str | int] | None = None, delay_ms: float | None = None,
+                  drop: float | None = None, seed: int | None = None) -> dict:
+        """``setfault`` on this node: ``partition=["node2", 3]`` (names or indexes) cuts it off
+        from those peers, ``delay_ms`` holds what it sends, ``drop`` discards that fraction of
+        its consensus messages (seeded). Given fields replace, the others stay."""
+        names = None if partition is None else [f"node{p}" if type(p) is int else p for p in partition]
+        return self.rpc.setfault(names, delay_ms, drop, seed)
+
+    def faults(self) -> dict:
+        return self.rpc.getfaults()
+
+    def clear_faults(self) -> dict:
+        return self.rpc.clearfaults()
+
     def wait_for_log(self, pattern: str, timeout: float = 30.0) -> re.Match:
         regex, deadline = re.compile(pattern), time.monotonic() + timeout
         while True:
