@@ -16,7 +16,7 @@ from labchain.block import BlockHeader
 from labchain.chain import Chain
 from labchain.chain.account_model import AccountBlock
 from labchain.chain.finality import build_block, seal
-from labchain.core.config import load_config
+from labchain.core.config import load_config, preset_names
 from labchain.ledger.account.wallet import AccountWallet
 from labchain.ledger.contracts.stdlib import source
 from labchain.node.consensus import NodeApplication
@@ -29,6 +29,21 @@ from tests.labchain.node.consensus_helpers import wait_all_at_least, wait_for
 PARAMS = load_config("raft-3-account").params
 WALLET = AccountWallet(PARAMS)
 ADDR = [str(a) for a in WALLET.addresses]
+
+
+# --- the presets ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, engine", [("solo-account", "solo"), ("raft-3-account", "raft"),
+                                          ("tbft-4-account", "tbft")])
+def test_the_engine_account_presets_are_their_engine_presets_on_the_account_ledger(name, engine):
+    config, twin, pow_twin = load_config(name), load_config(name.removesuffix("-account")), load_config("regtest-account")
+    assert (config.chain_id, config.ledger, config.consensus) == (name, "account", engine)
+    assert config.params.consensus == twin.params.consensus              # the engine's keys, unchanged
+    assert config.params.with_changes(name=twin.params.name, ledger="utxo", genesis_memo=twin.params.genesis_memo) \
+        == twin.params
+    genesis = ("account_seed", "funded_accounts", "account_balance")
+    assert [getattr(config.params, k) for k in genesis] == [getattr(pow_twin.params, k) for k in genesis]
+    assert name in preset_names()
 
 
 # --- in process: the model's engine path ---------------------------------------------------
@@ -94,6 +109,7 @@ def _receipt(node, txid):
 
 
 def _receipts_everywhere(tn, txid, indexes=(0, 1, 2)):
+    indexes = list(indexes)
     return wait_for(lambda: (r := [_receipt(tn.nodes[i], txid) for i in indexes]) and all(r) and r,
                     f"the receipt of {txid[:16]} on nodes {list(indexes)}", timeout=120)
 
@@ -156,8 +172,8 @@ def test_a_new_leader_keeps_committing_account_blocks_and_the_restarted_node_cat
     assert new_leader in survivors
     rpc = raft.nodes[survivors[0]].rpc
     before = rpc.getbalance(ADDR[6])
-    txids = [rpc.sendtransaction(WALLET.hex(WALLET.transfer(3, ADDR[6], 1000 + k, rpc.getnonce(ADDR[3]) + k)))
-             for k in range(3)]
+    nonce = rpc.getnonce(ADDR[3])
+    txids = [rpc.sendtransaction(WALLET.hex(WALLET.transfer(3, ADDR[6], 1000 + k, nonce + k))) for k in range(3)]
     for txid in txids:
         assert all(r["status"] == "success" for r in _receipts_everywhere(raft, txid, survivors))
     assert raft.nodes[survivors[1]].rpc.getbalance(ADDR[6]) == before + 3003
@@ -168,8 +184,10 @@ def test_a_new_leader_keeps_committing_account_blocks_and_the_restarted_node_cat
     wait_all_at_least(raft, [leader], top)
     assert len(_state_roots_at(raft, top, [0, 1, 2])) == 1
     assert raft.nodes[leader].rpc.getbalance(ADDR[6]) == before + 3003
-    proofs = [raft.nodes[i].rpc.getproof(ADDR[6]) for i in range(3)]
-    assert len({(p["height"], p["state_root"]) for p in proofs if p["height"] == top}) <= 1
+    proofs = wait_for(lambda: (p := [raft.nodes[i].rpc.getproof(ADDR[6]) for i in range(3)])
+                      and len({q["height"] for q in p}) == 1 and p, "every node at the same tip")
+    assert len({(p["block_hash"], p["state_root"]) for p in proofs}) == 1   # the same state everywhere
+    assert {p["account"]["balance"] for p in proofs} == {before + 3003}
 
 
 # --- real process: solo-account -----------------------------------------------------------
@@ -189,3 +207,18 @@ def test_a_single_solo_account_node_commits_a_transfer_with_a_receipt(tmp_path):
         assert node.rpc.getconsensusstate()["role"] == "proposer"
     finally:
         node.stop()
+
+
+# --- real processes: tbft-4-account (a BFT engine, no engine-specific account code) --------
+
+def test_a_tbft_account_testnet_commits_a_contract_call_with_the_same_receipt_on_four_nodes(tmp_path):
+    with Testnet.start(nodes=4, topology="full", config="tbft-4-account", dir=tmp_path / "net") as tn:
+        sent = tn.nodes[3].rpc.deploycontract(1, source("token"), ["Lab Coin", "LAB", 500])
+        receipts = _receipts_everywhere(tn, sent["txid"], range(4))
+        assert receipts[0]["status"] == "success" and all(r == receipts[0] for r in receipts)
+        height = receipts[0]["height"]
+        wait_all_at_least(tn, range(4), height)
+        assert len(_state_roots_at(tn, height, range(4))) == 1
+        token = receipts[0]["contract_address"]
+        assert {n.rpc.callcontract(token, "balance_of", [{"address": ADDR[1]}])["return_value"]
+                for n in tn.nodes} == {500}
