@@ -24,6 +24,13 @@ two databases
     chain's tip or one block above it; :meth:`AccountModel.recover` undoes (and, if ever
     needed, replays) blocks until the state root equals the tip header's.
 
+engine chains
+    On a chain sealed by Solo, Raft, TBFT or PBFT (``solo-account``, ``raft-3-account``,
+    ``tbft-4-account``) :meth:`AccountModel.build_block` makes the block (transactions run in
+    order on the tip state, the invalid ones left out, the roots of what ran, sealed with the
+    trivial target) and :meth:`AccountModel.check_proposal` re-executes a proposal and refuses
+    it, saying why, unless it gives the roots it claims (docs/accounts-on-engines.md).
+
 Simplifications versus Ethereum: the block gas limit is a constant
 (:data:`~labchain.ledger.account.block.DEFAULT_BLOCK_GAS_LIMIT`, not voted by miners), no
 uncle blocks, no logs bloom in the header, state proofs against the commitment root rather
