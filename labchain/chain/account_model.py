@@ -66,6 +66,7 @@ from labchain.ledger.account.tx import AccountAddressCodec, check_tx_state, chec
 from labchain.merkle import merkle_root
 from labchain.ledger.utxo.tx import NULL_HASH, short
 
+from labchain.chain.finality import engine_timestamp, seal
 from labchain.chain.ledger_model import LedgerModel
 from labchain.chain.records import BlockUndo, ChainUpdate
 
@@ -344,8 +345,6 @@ class AccountModel(LedgerModel):
         """An engine chain's account block on the tip: ``transactions`` executed in order (the
         invalid ones left out, on every node alike), the proposer ``reward_address``'s account,
         sealed with the trivial target. Deterministic for equal inputs (Raft)."""
-        from labchain.chain.finality import engine_timestamp, seal
-
         with chain.lock:
             suite = chain.suite
             proposer = to_account_address(reward_address, suite)
