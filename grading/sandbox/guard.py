@@ -128,7 +128,7 @@ class Snapshot:
         objects = [shell, kernel, tm, shell.compile, shell.events, shell.displayhook,
                    shell.display_pub, kernel.session, sys.stdout, sys.stderr,
                    ExecutionInfo, ExecutionResult]
-        classes = _mro_classes(*objects, Snapshot, Scope)
+        classes = _mro_classes(*objects, Snapshot, Scope, _Watch)
         for name in self.sys_modules:   # Python classes of labchain and numpy.testing
             if name.startswith(PROTECTED_PREFIXES) or name == "labchain":
                 classes += [v for v in self.modules[name].values() if isinstance(v, type)
@@ -288,6 +288,127 @@ class Snapshot:
         return found
 
 
+#: audit events that hand Python code a frame, or any object of the heap (the test's globals)
+FRAME_EVENTS = ("sys._getframe", "sys._current_frames", "sys._current_exceptions",
+                "gc.get_referrers", "gc.get_referents", "gc.get_objects")
+#: attributes whose read is audited (``object.__getattr__``) because they lead to a frame
+FRAME_ATTRS = ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
+
+
+class _Watch:
+    """The guard's audit hook (``sys.addaudithook``: it cannot be removed once added).
+
+    While a grade cell runs it does two things:
+
+    - it keeps the test's namespace out of the shell: IPython reads ``shell.user_ns`` just
+      before each ``exec`` of the cell's code, so the shell points at the test's fresh
+      namespace from the moment IPython compiles the cell (a ``compile`` event from IPython's
+      compiler with no student frame on the stack) until that ``exec`` starts (the ``exec``
+      event from ``InteractiveShell.run_code``), and at the notebook's namespace while the test
+      runs: ``get_ipython().user_ns``/``user_module`` then lead a student function to the
+      notebook's names, not to those the test looks up;
+    - it records student code that takes a frame (``sys._getframe``, ``inspect.currentframe``,
+      ``tb_frame``, ``gi_frame``...) or searches the heap (``gc.get_referrers``...) or uses
+      ``ctypes`` while the test runs: frames lead to the test's globals and cannot be hidden,
+      so the test's result is not trusted (the cell fails with ``TamperedRuntime``).
+
+    "Student code" is a frame of the notebook's namespace that no instructor cell compiled,
+    or code whose file is not under the installation's prefixes (the read-only site-packages,
+    the standard library, labchain and grading). The immediate caller decides (``inspect``'s
+    frame functions are looked through): the standard library taking frames on a student's
+    behalf (``warnings``, ``logging``, ``traceback``) is not an alarm.
+    """
+
+    __slots__ = ("shell", "mode", "seen", "fresh", "scope", "main_module", "main_ns", "trusted_files",
+                 "busy", "compile_codes", "run_code", "prefixes", "inspect_file")
+
+    def __init__(self, shell: Any) -> None:
+        import codeop
+        import inspect
+        from IPython.core.compilerop import CachingCompiler
+        from IPython.core.interactiveshell import InteractiveShell
+        self.shell, self.mode, self.seen = shell, "", []
+        self.fresh = self.scope = self.main_module = self.main_ns = None
+        self.trusted_files: set[str] = set()
+        self.busy: set[int] = set()
+        self.compile_codes = (codeop.Compile.__call__.__code__, CachingCompiler.ast_parse.__code__)
+        self.run_code = InteractiveShell.run_code.__code__
+        roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+        for name in ("labchain", "grading", "IPython", "ipykernel"):
+            module = sys.modules.get(name)
+            if getattr(module, "__file__", None):
+                roots.add(os.path.dirname(os.path.dirname(os.path.realpath(module.__file__))))
+        self.prefixes = tuple(os.path.join(r, "") for r in roots) + ("<frozen ",)
+        self.inspect_file = inspect.__file__
+
+    def enter(self, state: tuple[Any, ...]) -> None:
+        self.main_module, self.main_ns, self.scope = state[0], state[1], state[2]
+        self.fresh, self.seen, self.mode = self.shell.user_module, [], "grade"
+
+    def audit(self, event: str, args: tuple) -> None:
+        if not self.mode:
+            return
+        me = threading.get_ident()
+        if me in self.busy:     # the hook's own sys._getframe
+            return
+        self.busy.add(me)
+        try:
+            self._event(event, args)
+        except Exception:       # never let the hook break what it watches
+            pass
+        finally:
+            self.busy.discard(me)
+
+    def _student(self, frame: Any) -> bool:
+        g, name = frame.f_globals, frame.f_code.co_filename
+        if g is self.scope:
+            return False
+        if g is self.main_ns:
+            return name not in self.trusted_files
+        return not name.startswith(self.prefixes)
+
+    def _event(self, event: str, args: tuple) -> None:
+        caller = sys._getframe(2)   # _event <- audit <- the audited C function's Python caller
+        grade = self.mode == "grade"
+        if event == "compile":
+            if caller.f_code in self.compile_codes and not self._student_on_stack(caller):
+                if type(args[1]) is str:
+                    self.trusted_files.add(args[1])
+                if grade:
+                    self.shell.user_module, self.shell.user_ns = self.fresh, self.scope
+            return
+        if not grade:
+            return
+        if event == "exec":
+            if caller.f_code is self.run_code:
+                self.shell.user_module, self.shell.user_ns = self.main_module, self.main_ns
+            return
+        if event == "object.__getattr__":
+            if len(args) < 2 or args[1] not in FRAME_ATTRS:
+                return
+            what = f"{type(args[0]).__name__}.{args[1]}"
+        elif event in FRAME_EVENTS or event.startswith("ctypes."):
+            what = event
+        else:
+            return
+        if event.startswith("ctypes."):
+            taken = self._student_on_stack(caller)
+        else:
+            while caller is not None and caller.f_code.co_filename == self.inspect_file:
+                what = f"inspect.{caller.f_code.co_name} ({what})"
+                caller = caller.f_back
+            taken = caller is not None and self._student(caller)
+        if taken and len(self.seen) < 5:
+            self.seen.append(f"student code called {what}")
+
+    def _student_on_stack(self, frame: Any) -> bool:
+        while frame is not None:
+            if self._student(frame):
+                return True
+            frame = frame.f_back
+        return False
+
+
 def _function_of(cb: Any) -> Any:
     return getattr(cb, "__func__", cb)
 
@@ -313,6 +434,8 @@ class Scope:
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.trusted: dict[str, Any] = {}
+        #: name -> (object, its instance attribute names) of trusted objects with a __dict__
+        self.instances: dict[str, tuple[Any, set[str]]] = {}
 
     def _trusts(self, name: str) -> bool:
         return not (name in self.VOLATILE or name.startswith(("_i", "_o")) and name[2:].isdigit()
@@ -322,7 +445,27 @@ class Scope:
         """What an instructor cell bound (new or rebound names): trusted from now on."""
         bound = {k: v for k, v in after.items() if before.get(k, _MISSING) is not v and self._trusts(k)}
         self.trusted.update({k: _plain_copy(v) for k, v in bound.items()})
+        for name, value in bound.items():
+            attrs = getattr(value, "__dict__", None)
+            if type(attrs) is dict and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+                self.instances[name] = (value, set(attrs))
+            else:
+                self.instances.pop(name, None)
         return bound
+
+    def restore_instances(self) -> list[str]:
+        """A method a student put on an instructor's object (``checker.ok = lambda x: True``:
+        an instance attribute shadowing a method of its class) is removed before the test."""
+        found = []
+        for name, (obj, keys) in self.instances.items():
+            if self.trusted.get(name, _MISSING) is not obj:
+                continue
+            attrs = vars(obj)
+            for key in [k for k in attrs if k not in keys]:
+                if callable(getattr(type(obj), key, None)):
+                    del attrs[key]
+                    found.append(f"{name}.{key} was overridden on the instance")
+        return found
 
     def trust_setup(self, before: dict[str, Any], own: set[str]) -> None:
         """After a setup cell (which runs in the notebook's namespace: the functions it
@@ -445,10 +588,14 @@ def install(kernel: Any, key: bytes) -> None:
     # Scope's steps and the parser captured now: a class patched while a cell runs is
     # restored before the step that runs after it
     trust_setup, enter_grade, leave_grade = Scope.trust_setup, Scope.enter_grade, Scope.leave_grade
+    restore_instances, watch_enter = Scope.restore_instances, _Watch.enter
     bound_names, shell = _bound_names, kernel.shell
 
     def restore(snap: Snapshot) -> list[str]:
         return [what for step in steps for what in step(snap)]
+
+    watch = _Watch(shell)
+    sys.addaudithook(watch.audit)    # cannot be removed: lives as long as the kernel
 
     async def do_execute(code: str, silent: bool, *args: Any, **kwargs: Any) -> dict[str, Any]:
         parent = kernel.get_parent("shell") or {}
@@ -462,18 +609,25 @@ def install(kernel: Any, key: bytes) -> None:
         if mark == SETUP:
             pending.extend(restore(snapshot))
             own, before = bound_names(code), dict(shell.user_ns)
-            reply = await run()
+            watch.mode = "setup"
+            try:
+                reply = await run()
+            finally:
+                watch.mode = ""
             pending.extend(f"{what} (while a setup cell ran)" for what in restore(snapshot))
             trust_setup(scope, before, own)
             return reply
         found = pending[:] + restore(snapshot)
         pending.clear()
+        found += restore_instances(scope)
         state = enter_grade(scope)
+        watch_enter(watch, state)
         try:
             reply = await run()
         finally:
+            watch.mode = ""
             shell.user_module, shell.user_ns = state[0], state[1]
-        during = restore(snapshot)
+        during = restore(snapshot) + watch.seen[:5]
         if during:
             found += [f"{what} (while the test ran)" for what in during]
             reply = {**reply, "status": "error", "ename": TAMPERED,

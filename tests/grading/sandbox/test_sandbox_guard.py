@@ -110,3 +110,88 @@ def test_plain_data_a_demo_cell_left_cannot_be_edited_in_place_before_the_test(o
     assert result.status == "ok", result.message
     assert _errors(result.notebook.cells[2]) == ["AssertionError"], result.notebook.cells[2].outputs
     assert _errors(result.notebook.cells[3]) == [], result.notebook.cells[3].outputs
+
+
+# --- the test's namespace reached behind the guard's back (issue #10, item 1 of the 2nd pass) --
+# Each student function below rebinds the test's own `expected` while the test runs, by a
+# different road to the test's globals; before the fix each test passed with the wrong answer.
+_REBIND_THE_TEST = "expected = 'right'\ngot = answer()\nassert got == expected, (got, expected)"
+
+
+def _run_answer(one, answer_source: str):
+    nb = new_notebook(cells=[new_code_cell(answer_source), _test_cell(_REBIND_THE_TEST)])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    return result, _errors(result.notebook.cells[1])
+
+
+def test_a_write_through_the_shells_user_ns_does_not_reach_the_running_test(one):
+    result, errors = _run_answer(one, "def answer():\n    get_ipython().user_ns['expected'] = 'x'\n"
+                                      "    return 'x'\n")
+    assert errors == ["AssertionError"], result.notebook.cells[1].outputs
+    assert any("'expected' was rebound while the test ran" in why for why in result.tampered), result.tampered
+
+
+def test_a_write_through_sys_modules_main_does_not_reach_the_running_test(one):
+    result, errors = _run_answer(one, "import sys\ndef answer():\n"
+                                      "    vars(sys.modules['__main__'])['expected'] = 'x'\n    return 'x'\n")
+    assert errors == ["AssertionError"], result.notebook.cells[1].outputs
+    assert any("'expected' was rebound while the test ran" in why for why in result.tampered), result.tampered
+
+
+FRAME_ROADS = {
+    "sys._getframe": "import sys\ndef answer():\n    sys._getframe(1).f_globals['expected'] = 'x'\n    return 'x'\n",
+    "inspect.currentframe": "import inspect\ndef answer():\n"
+                            "    inspect.currentframe().f_back.f_globals['expected'] = 'x'\n    return 'x'\n",
+    "tb_frame": "def answer():\n    try:\n        raise ValueError\n    except ValueError as e:\n"
+                "        e.__traceback__.tb_frame.f_back.f_globals['expected'] = 'x'\n    return 'x'\n",
+    "gc": "import gc\ndef answer():\n    for d in gc.get_referrers(answer):\n"
+          "        if type(d) is dict and d.get('expected') == 'right':\n            d['expected'] = 'x'\n"
+          "    return 'x'\n",
+}
+
+
+def test_a_student_function_that_takes_a_frame_while_the_test_runs_fails_the_test(one):
+    # frames cannot be hidden from Python code: the guard's audit hook sees the student's code
+    # take one (or search the heap) while a test runs, fails that test and flags the submission
+    for road, source in FRAME_ROADS.items():
+        result, errors = _run_answer(one, source)
+        assert errors == ["TamperedRuntime"], (road, result.notebook.cells[1].outputs)
+        assert any(road.split(".")[0] in why and "while the test ran" in why for why in result.tampered), \
+            (road, result.tampered)
+
+
+def test_honest_warnings_logging_and_tracebacks_in_a_solution_raise_no_alarm(one):
+    nb = new_notebook(cells=[
+        new_code_cell("import warnings, logging, traceback\ndef answer():\n"
+                      "    warnings.warn('slow path')\n    logging.getLogger('x').warning('hi')\n"
+                      "    try:\n        {}['k']\n    except KeyError:\n        traceback.format_exc()\n"
+                      "    return 'right'\n"),
+        _test_cell(_REBIND_THE_TEST)])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[1]) == [], result.notebook.cells[1].outputs
+    assert result.tampered == ()
+
+
+def test_a_method_a_student_put_on_an_instructor_object_is_removed_before_the_test(one):
+    nb = new_notebook(cells=[
+        _setup_cell("class Checker:\n    def ok(self, x):\n        return x == 42\nchecker = Checker()"),
+        new_code_cell("checker.ok = lambda x: True\ndef answer():\n    return 0\n"),
+        _test_cell("assert checker.ok(answer())")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[2]) == ["AssertionError"], result.notebook.cells[2].outputs
+    assert any("checker.ok" in why for why in result.tampered), result.tampered
+
+
+def test_a_test_cell_ending_in_an_expression_still_shows_it_from_the_tests_namespace(one):
+    # IPython runs such a cell as two execs (the body, then the last expression): both must
+    # run in the test's namespace although the shell points at the notebook's between them
+    nb = new_notebook(cells=[new_code_cell("value = 'student'"),
+                             _test_cell("value = 'test'\nvalue")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    shown = [o["data"]["text/plain"] for o in result.notebook.cells[1].outputs if o.get("output_type") == "execute_result"]
+    assert shown == ["'test'"], result.notebook.cells[1].outputs
+    assert result.tampered == ()
