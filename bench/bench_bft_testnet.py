@@ -1,6 +1,6 @@
 """Commit latency and transactions/s of Raft, TBFT and PBFT on real local node processes.
 
-    .venv/bin/python bench/bench_bft_testnet.py [--paced 40] [--rate 4] [--burst 300] [--configs raft-3,tbft-4,pbft-4]
+    .venv/bin/python bench/bench_bft_testnet.py [--paced 40] [--rate 4] [--burst 600] [--configs raft-3,tbft-4,pbft-4]
 
 For each chain preset (raft-3: 3 nodes; tbft-4, pbft-4: 4 validators, f = 1) a testnet of real
 processes on loopback (``Testnet.start``, full mesh) runs two workloads, both payments made by
@@ -150,7 +150,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--paced", type=int, default=40, help="payments of the latency run (default 40)")
     ap.add_argument("--rate", type=float, default=4.0, help="their rate per second (default 4)")
-    ap.add_argument("--burst", type=int, default=300, help="payments of the throughput run (default 300)")
+    ap.add_argument("--burst", type=int, default=600, help="payments of the throughput run (default 600)")
     ap.add_argument("--configs", default="raft-3,tbft-4,pbft-4", help="chain presets to run")
     args = ap.parse_args()
     rows = []
