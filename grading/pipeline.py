@@ -132,7 +132,26 @@ def detect_tampering(nb: NotebookNode, ctx: Context) -> NotebookNode:
         if cell.cell_type != ref.cell_type or nbutils.compute_checksum(probe) != nbutils.compute_checksum(ref):
             ctx.flag("tampered", f"locked cell {grade_id!r} was edited")
     restore_cell_metadata(nb, ctx, reference)
+    drop_foreign_grade_ids(nb, ctx, reference)
     return nb
+
+
+def drop_foreign_grade_ids(nb: NotebookNode, ctx: Context, reference: dict) -> None:
+    """Strip the nbgrader metadata of every cell whose grade id the release does not have,
+    and flag it: the instructor's cells are the only source of grade, solution and locked
+    cells. A student cell marked ``grade``/``locked`` with a new id would otherwise be
+    graded (points the lab does not have) or turned into a locked cell; it runs as a plain
+    cell instead."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if grade_id in reference:
+            continue
+        del cell.metadata["nbgrader"]
+        if any(meta.get(k) for k in ("grade", "solution", "locked", "task")) if isinstance(meta, dict) else True:
+            ctx.flag("tampered", f"a cell with nbgrader metadata not in the release ({grade_id!r}) was ignored")
 
 
 def restore_cell_metadata(nb: NotebookNode, ctx: Context, reference: dict) -> None:
