@@ -245,7 +245,7 @@ class _Writer(threading.Thread):
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
                 continue
-            SaveGrades().save(nb, ctx, gb)
+            SaveGrades(config=self.course.config()).save(nb, ctx, gb)   # its late-penalty config
             out = self.course.autograded(ctx.lab, ctx.student, ctx.notebook)
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_suffix(".ipynb.tmp")

@@ -27,8 +27,8 @@ import nbformat
 from nbformat import NotebookNode
 from nbgrader import utils as nbutils
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-                                    OverwriteCells, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
+                                    DeduplicateIds, LimitOutput, OverwriteCells, SaveAutoGrades)
 
 from grading.errors import SubmissionError
 from grading.instructor import InstructorNotebook
@@ -406,6 +406,29 @@ class SaveGrades(SaveAutoGrades):
             if cell.metadata.get("nbgrader", {}).get("grade_id") in ctx.check_cells:
                 continue       # scored by `labchain-grade checks` (grading.checks)
             self.preprocess_cell(cell, ctx.resources, index)
+        self.assign_late_penalty(ctx, gradebook)
+
+    def assign_late_penalty(self, ctx: Context, gradebook) -> None:
+        """nbgrader's ``AssignLatePenalties`` (which ``nbgrader autograde`` runs after saving the
+        grades), on the open gradebook: a submission whose timestamp is past the lab's due date
+        (plus any extension) gets the penalty of the configured plugin
+        (``c.LateSubmissionPlugin.penalty_method``, or ``c.AssignLatePenalties.plugin_class``
+        in the course's nbgrader_config.py), clamped to [0, score]; an on-time one gets none."""
+        pp = AssignLatePenalties(config=self.config)
+        pp.log = ctx.log
+        pp.init_plugin()
+        gradebook.db.flush()
+        submission = gradebook.find_submission(ctx.lab, ctx.student)
+        notebook = gradebook.find_submission_notebook(ctx.notebook, ctx.lab, ctx.student)
+        gradebook.db.expire(notebook)       # its score is a SQL sum of the grades just saved
+        notebook.late_submission_penalty = None
+        late = submission.total_seconds_late
+        if late > 0:
+            penalty = pp.plugin_inst.late_submission_penalty(ctx.student, notebook.score, late)
+            if penalty is not None:
+                notebook.late_submission_penalty = pp._check_late_penalty(notebook, penalty)
+            ctx.log.info("%s/%s is %.0f s late: penalty %s", ctx.lab, ctx.student, late,
+                         notebook.late_submission_penalty)
 
 
 SANITIZE = [
