@@ -35,13 +35,17 @@ grade cell) are put back into that copy as the instructor cell bound them, so st
 between cells cannot swap a name a later test uses (``H = FakeHashlib`` after the setup
 cell's ``import hashlib as H``).
 
-What this does not stop (see docs/grading-sandbox.md, "Runtime tampering"): code that
-attacks the guard itself (its closure, the key in its memory, via ``gc``, frames or
-``ctypes``), a student function that writes into the namespace the test runs in through
-the shell or a frame (``get_ipython().user_ns`` is the fresh copy while the test runs,
-``sys._getframe(1).f_globals``), and mutation of a shared object in place (a list the
-test and the student both hold); test cells must use references they take themselves and
-type-exact comparisons.
+Behind the guard's back (``_Watch``, an audit hook): while the test's code runs the shell
+shows the notebook's namespace, not the test's (``get_ipython().user_ns`` leads a student
+function to the notebook's names); student code that takes a frame (``sys._getframe``,
+``inspect``, ``tb_frame``...), searches the heap (``gc``) or uses ``ctypes`` while a test
+runs fails that test; a method a student put on an instructor's object is removed.
+
+What this does not stop (see docs/grading-sandbox.md, "What is and is not covered"): code
+that attacks the guard itself (its closure, the hook's state, the key in its memory, via
+``gc`` between tests or ``ctypes``), code that fakes a library file name, and mutation of a
+shared object in place (a list the test and the student both hold); test cells must use
+references they take themselves and type-exact comparisons.
 """
 from __future__ import annotations
 
@@ -293,6 +297,7 @@ FRAME_EVENTS = ("sys._getframe", "sys._current_frames", "sys._current_exceptions
                 "gc.get_referrers", "gc.get_referents", "gc.get_objects")
 #: attributes whose read is audited (``object.__getattr__``) because they lead to a frame
 FRAME_ATTRS = ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
+_WATCHED = frozenset(FRAME_EVENTS + ("compile", "exec", "object.__getattr__"))
 
 
 class _Watch:
@@ -346,7 +351,7 @@ class _Watch:
         self.fresh, self.seen, self.mode = self.shell.user_module, [], "grade"
 
     def audit(self, event: str, args: tuple) -> None:
-        if not self.mode:
+        if not self.mode or event not in _WATCHED and not event.startswith("ctypes."):
             return
         me = threading.get_ident()
         if me in self.busy:     # the hook's own sys._getframe
