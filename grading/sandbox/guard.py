@@ -342,7 +342,7 @@ class _Watch:
         for name in ("labchain", "grading", "IPython", "ipykernel"):
             module = sys.modules.get(name)
             if getattr(module, "__file__", None):
-                roots.add(os.path.dirname(os.path.dirname(os.path.realpath(module.__file__))))
+                roots.add(os.path.dirname(os.path.realpath(module.__file__)))   # the package's own dir
         self.prefixes = tuple(os.path.join(r, "") for r in roots) + ("<frozen ",)
         self.inspect_file = inspect.__file__
 

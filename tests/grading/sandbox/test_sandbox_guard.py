@@ -4,6 +4,7 @@ The corpus (r01-r14) covers the cheats end to end; these check what the corpus d
 no false alarm on an honest notebook that plots inline, and a labchain patch restored."""
 from __future__ import annotations
 
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 
@@ -72,14 +73,6 @@ def test_a_name_bound_by_an_earlier_test_cannot_be_swapped_before_a_later_one(on
     assert _errors(result.notebook.cells[2]) == ["AssertionError"], result.notebook.cells[2].outputs
 
 
-def test_a_test_global_rebound_while_the_test_runs_changes_nothing_and_is_flagged(one):
-    nb = new_notebook(cells=[
-        new_code_cell("def answer():\n    globals()['expected'] = 'x'\n    return 'x'\n"),
-        _test_cell("expected = 'right'\ngot = answer()\nassert got == expected, (got, expected)")])
-    result = one.run(nb)
-    assert result.status == "ok", result.message
-    assert _errors(result.notebook.cells[1]) == ["AssertionError"], result.notebook.cells[1].outputs
-    assert any("'expected' was rebound while the test ran" in why for why in result.tampered), result.tampered
 
 
 def test_what_a_test_cell_binds_reaches_later_cells_and_the_student_keeps_their_names(one):
@@ -125,16 +118,13 @@ def _run_answer(one, answer_source: str):
     return result, _errors(result.notebook.cells[1])
 
 
-def test_a_write_through_the_shells_user_ns_does_not_reach_the_running_test(one):
-    result, errors = _run_answer(one, "def answer():\n    get_ipython().user_ns['expected'] = 'x'\n"
-                                      "    return 'x'\n")
-    assert errors == ["AssertionError"], result.notebook.cells[1].outputs
-    assert any("'expected' was rebound while the test ran" in why for why in result.tampered), result.tampered
-
-
-def test_a_write_through_sys_modules_main_does_not_reach_the_running_test(one):
-    result, errors = _run_answer(one, "import sys\ndef answer():\n"
-                                      "    vars(sys.modules['__main__'])['expected'] = 'x'\n    return 'x'\n")
+@pytest.mark.parametrize("rebind", [
+    "globals()['expected'] = 'x'",                          # closed by guard.Scope
+    "get_ipython().user_ns['expected'] = 'x'",              # closed by guard._Watch (failed before)
+    "import sys\n    vars(sys.modules['__main__'])['expected'] = 'x'",
+], ids=["globals", "user_ns", "sys.modules-main"])
+def test_a_test_global_rebound_while_the_test_runs_changes_nothing_and_is_flagged(one, rebind):
+    result, errors = _run_answer(one, f"def answer():\n    {rebind}\n    return 'x'\n")
     assert errors == ["AssertionError"], result.notebook.cells[1].outputs
     assert any("'expected' was rebound while the test ran" in why for why in result.tampered), result.tampered
 
