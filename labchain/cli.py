@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from labchain.core.errors import LabchainError
@@ -71,6 +72,17 @@ def _forward_to_grading(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``labchain ...``; a reader that stops early (``labchain ... | head``) ends the
+    command quietly with exit code 141 (128 + SIGPIPE, as shells report it), no traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)   # so the interpreter's final flush is quiet
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "grade":  # hand everything after "grade" to labchain-grade as is
         return _forward_to_grading(argparse.Namespace(rest=argv[1:]))

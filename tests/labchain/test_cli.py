@@ -1,6 +1,7 @@
 """The top-level ``labchain`` dispatcher: groups, help, forwarding to labchain-grade, exit codes."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -40,3 +41,17 @@ def test_a_labchain_error_becomes_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
+    """``labchain ... | head``: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)                      # every write now fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "labchain.cli", "curriculum", "schema"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})   # write at once
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141
