@@ -30,8 +30,9 @@ def test_shipped_course_lists_its_labs_in_order_and_six_competency_areas():
     assert [lab.id for lab in course.labs] == [
         "01-hashes-merkle", "02-keys-signatures", "03-utxo-transactions",
         "04-mining-difficulty", "05-forks-double-spend", "06-p2p-network",
-        "08-national-cryptography", "09-consortium-identity", "10-smart-contracts",
-        "11-contract-security", "12-crash-fault-tolerance", "14-traceability-capstone"]
+        "07-accounts-world-state", "08-national-cryptography", "09-consortium-identity",
+        "10-smart-contracts", "11-contract-security", "12-crash-fault-tolerance",
+        "13-byzantine-consensus", "14-traceability-capstone"]
     assert sorted(p.name for p in (REPO / "labs").iterdir() if p.is_dir()) == [lab.id for lab in course.labs]
     assert [a.id for a in course.competency_areas] == [
         "architecture-design", "underlying-technology", "system-application",
