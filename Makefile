@@ -27,8 +27,8 @@ lab: $(STAMP)
 lab-instructor: $(STAMP)
 	PY=$(PY) LAB_LANG=$(LAB_LANG) LAB_VIEW=instructor bash scripts/lab.sh
 
-## make test: set up and run every test but the few marked `long` (minutes each: the class
-## server's real hub); make test-long runs those; .ci/run runs both (docs: README, "Tests")
+## make test: set up and run every test but those marked `long` (minutes each: the class
+## server's real hub, the labs' wrong-solution corpus); make test-long runs those; .ci/run runs both
 test: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -m "not long" $(PYTEST_ARGS)
 
