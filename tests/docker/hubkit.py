@@ -58,7 +58,15 @@ def run_in_kernel(base: str, user: str, token: str, code: str, timeout: float = 
     kid = kernel.json()["id"]
     try:
         ws_url = f"{base.replace('http', 'ws', 1)}/user/{user}/api/kernels/{kid}/channels"
-        return asyncio.run(asyncio.wait_for(_execute(ws_url, headers, code), timeout))
+        run = lambda: asyncio.run(asyncio.wait_for(_execute(ws_url, headers, code), timeout))  # noqa: E731
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run()
+        # a loop already runs in this thread (Playwright's sync API keeps one): use another thread
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(run).result()
     finally:
         requests.delete(f"{base}/user/{user}/api/kernels/{kid}", headers=headers, timeout=30)
 
@@ -94,3 +102,29 @@ async def _execute(ws_url: str, headers: dict, code: str) -> str:
                 return "".join(out)
     finally:
         conn.close()
+
+
+class local_hub:
+    """A hub with local logins for ``students`` (one password), started on the given ports and
+    stopped (servers too) on exit: ``with local_hub(state, image, students, pw, 18400) as s``."""
+
+    def __init__(self, state_dir, image: str, students: list[str], password: str, port: int, **extra):
+        from labchain.deploy.hub import HubSettings
+
+        self.settings = HubSettings(state_dir=state_dir, public_port=port, proxy_api_port=port + 1,
+                                    hub_port=port + 81, image=image, **extra)
+        self.students, self.password = students, password
+
+    def __enter__(self):
+        from labchain.deploy.hub.auth import set_password
+        from labchain.deploy.hub.service import hub_up
+
+        for sid in self.students:
+            set_password(self.settings.state_dir, sid, self.password)
+        hub_up(self.settings, log=lambda line: None)
+        return self.settings
+
+    def __exit__(self, *exc):
+        from labchain.deploy.hub.service import hub_down
+
+        hub_down(self.settings.state_dir, stop_servers=True, log=lambda line: None)
