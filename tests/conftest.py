@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from needs import require  # noqa: E402
+from needs import CHROMIUM, require  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 # One Hypothesis profile for the whole suite: with CI set, examples are derandomized (a red CI
@@ -27,3 +27,16 @@ if os.environ.get("CI"):
 def root_required():
     """Used by ``needs.needs_root``."""
     require("root")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (the explorer's and the class server's
+    end-to-end tests); never `playwright install`."""
+    require("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--disable-gpu"])
+        yield b
+        b.close()

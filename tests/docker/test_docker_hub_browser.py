@@ -30,7 +30,7 @@ import pytest
 
 from dockerkit import PREFIX, cleanup
 from hubkit import local_hub, login, run_in_kernel, spawn, user_token
-from needs import CHROMIUM, require, unavailable
+from needs import require, unavailable
 
 pytestmark = pytest.mark.long      # a real hub + browser: `make test-long`
 
@@ -85,16 +85,6 @@ def hub(tmp_path_factory, docker_client, lab_image, students):
     finally:
         cleanup(docker_client, students)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    require("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--disable-gpu"])
-        yield b
-        b.close()
 
 
 class Steps:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from needs import CHROMIUM, require  # noqa: E402
+
 
 from labchain.explorer.console import Console, local_provider  # noqa: E402
 from labchain.explorer.data import Network  # noqa: E402
@@ -23,16 +23,6 @@ from labchain.testnet import Testnet  # noqa: E402
 
 WAIT_MS = 60_000   # generous: 2 cores shared by many engineers
 
-
-@pytest.fixture(scope="module")
-def browser():
-    require("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--disable-gpu"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
