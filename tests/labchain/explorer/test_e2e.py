@@ -8,18 +8,14 @@ resolution, finds a transaction from the search box, and switches to Chinese.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-
-from labchain.explorer.console import Console, local_provider  # noqa: E402
-from labchain.explorer.data import Network  # noqa: E402
-from labchain.explorer.server import Background  # noqa: E402
-from labchain.testnet import Testnet  # noqa: E402
+from labchain.explorer.console import Console, local_provider
+from labchain.explorer.data import Network
+from labchain.explorer.server import Background
+from labchain.testnet import Testnet
 
 WAIT_MS = 60_000   # generous: 2 cores shared by many engineers
 
