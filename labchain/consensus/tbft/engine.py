@@ -261,6 +261,7 @@ class TBFTEngine(Engine):
         out: list[Output] = []
         if name == "gossip":   # resend what we said in the last rounds of this height
             out.extend(Broadcast(m) for m in self._mine if m.round >= self.round - 1)
+            self._asked.clear()  # still behind a peer: ask it again (an answer can be lost)
             out.append(self._gossip_timer())
             return out
         try:
@@ -283,9 +284,9 @@ class TBFTEngine(Engine):
         out: list[Output] = []
         if sender not in self.weights:
             return [Misbehaviour(sender, f"{sender} is not a validator of this TBFT network")]
-        if isinstance(message, SyncRequest):
-            self._answer_sync(sender, message.height, out)
-            return out
+        if isinstance(message, SyncRequest):   # asked explicitly: always answered (a peer
+            self._answer_sync(sender, message.height, out, asked=True)   # that restarted
+            return out                                                     # lost what we sent)
         if isinstance(message, Decision):
             self._on_decision(sender, message, out)
             self._progress(out)
@@ -532,9 +533,14 @@ class TBFTEngine(Engine):
             self._on_decision("", pending, out)
 
     # --- catch-up -----------------------------------------------------------------------
-    def _answer_sync(self, peer: str, height: int, out: list[Output]) -> None:
+    def _answer_sync(self, peer: str, height: int, out: list[Output], asked: bool = False) -> None:
+        """Send ``peer`` our decisions from ``height`` (at most ``sync_batch``). A stale vote
+        is answered once per (peer, height), so a burst of late votes is not a burst of
+        decisions; an explicit :class:`SyncRequest` is answered every time: a decision sent
+        before is not proof the peer still has it (it may have restarted with a fresh engine,
+        issue #13, or the message was lost)."""
         for h in range(height, min(self.height, height + self.config.sync_batch)):
-            if (peer, h) in self._synced or h not in self.decisions:
+            if h not in self.decisions or ((peer, h) in self._synced and not asked):
                 continue
             self._synced.add((peer, h))
             value, cert = self.decisions[h]

@@ -226,3 +226,33 @@ def test_polka_votes_without_a_lock_round_are_refused_not_a_crash():
                         (CertVote(vote.validator, vote.signature),))
     out = hand.feed("v0", smuggled)
     assert isinstance(out[0], Misbehaviour) and "no proof-of-lock round" in out[0].reason
+
+
+def _restart_fresh(sim, node: str) -> None:
+    """A process restart without a WAL: the node's engine starts again at height 1 round 0."""
+    for key in [k for k in sim._timers if k[0] == node]:
+        del sim._timers[key]
+    sim.engines[node] = build_engines(4, SimApp, SUITE, config=FAST)[node]
+    sim.crashed.discard(node)
+    sim._apply(node, sim.engines[node].start(sim.now))
+
+
+@pytest.mark.parametrize("seed", [0, 3, 8])
+def test_a_validator_restarted_with_a_fresh_engine_catches_up_and_commits_resume(seed):
+    # issue #13: kill v3, kill v2 (no quorum), restart v2 with a fresh engine. Peers had sent
+    # v2 some decisions before (answers to its late votes) and refused to send them again, so
+    # the fresh engine stuck at a low height forever and v0, v1 never had a quorum again.
+    sim = tbft_sim(4, seed=seed)
+    sim.checkers = []
+    sim.run(until=1.0)
+    sim.crash("v3")
+    sim.run(until=2.0)
+    sim.crash("v2")
+    sim.run(until=3.0)
+    stalled = max(sim.heights()[v] for v in ("v0", "v1"))
+    assert stalled > 20
+    _restart_fresh(sim, "v2")
+    sim.run(until=8.0)
+    assert min(sim.heights()[v] for v in ("v0", "v1", "v2")) > stalled + 5
+    values = {c.height: c.value for c in sim.commits["v0"]}
+    assert all(values[c.height] == c.value for c in sim.commits["v2"] if c.height in values)
