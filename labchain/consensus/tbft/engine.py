@@ -31,7 +31,8 @@ timeouts
 Simplifications versus Tendermint/ChainMaker: no gossip of votes between peers (every
 validator broadcasts its own; a node that missed a height catches up with :class:`Decision`
 messages carrying the commit certificate, answered to any peer seen behind, a stand-in for
-block sync); no timeout_commit wait after a decision; no write-ahead log (the simulator keeps a
+block sync; an explicit request is answered every time and a node still behind asks again each
+gossip interval, so a validator restarted with a fresh engine catches up, issue #13); no timeout_commit wait after a decision; no write-ahead log (the simulator keeps a
 crashed node's memory, a real node would need a WAL); a validator re-broadcasts only its own messages
 of the last two rounds every ``gossip_interval`` (no relaying of others' votes); proposer
 rotation ignores weights
