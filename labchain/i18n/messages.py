@@ -7,7 +7,10 @@ the first template the whole message matches and fills the Chinese one with the 
 (values that are themselves whole messages, as in a wrapped error, are translated too).
 An entry may list ``whole: [name, ...]``: placeholders whose text must itself be a translated
 message, else the entry does not apply (so a generic frame such as ``cannot {op}: {why}`` never
-turns an unrelated English sentence half-Chinese). A message made of
+turns an unrelated English sentence half-Chinese); ``items: [name, ...]``: placeholders holding a
+``", "``-separated list, translated item by item (and, like ``whole``, required to translate);
+``item: true``: an entry that applies only to one item of such a list (``{signer} ({reason})``
+would otherwise match any sentence ending in parentheses). A message made of
 ``"; "``-separated clauses ending with a full stop (``PolicyResult.explain()``) is translated
 clause by clause, before any whole-message template, and only when every clause has one.
 
@@ -40,6 +43,8 @@ class Template:
     translated: str
     pattern: re.Pattern
     whole: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    item: bool = False      # applies only to one item of an ``items`` list
 
 
 def _compile(english: str) -> re.Pattern:
@@ -72,10 +77,12 @@ def templates(language: str) -> tuple[Template, ...]:
             raise TranslationError(f"{path}: entry {i} ({row['error']}): the {language} sentence must use "
                                    f"the same placeholders as the English one")
         whole = tuple(row.get("whole") or ())
-        if not set(whole) <= set(_PLACEHOLDER.findall(row["en"])):
-            raise TranslationError(f"{path}: entry {i} ({row['error']}): 'whole' names a placeholder "
+        items = tuple(row.get("items") or ())
+        if not set(whole + items) <= set(_PLACEHOLDER.findall(row["en"])):
+            raise TranslationError(f"{path}: entry {i} ({row['error']}): 'whole'/'items' names a placeholder "
                                    f"the English message does not have")
-        out.append(Template(row["error"], row["en"], row[language], _compile(row["en"]), whole))
+        out.append(Template(row["error"], row["en"], row[language], _compile(row["en"]), whole, items,
+                            bool(row.get("item"))))
     return tuple(out)
 
 
@@ -89,9 +96,25 @@ def translate(message: str, language: str | None = None, _depth: int = 0) -> str
 
 
 _CLAUSE_SEP, _CLAUSE_SEP_ZH = "; ", "；"
+_ITEM_SEP, _ITEM_SEP_ZH = ", ", "，"
 
 
-def _lookup(message: str, language: str, depth: int) -> str | None:
+def _lookup_items(text: str, language: str, depth: int) -> str | None:
+    """A ``", "``-separated list whose every item is a message of the catalog, item by item.
+
+    An item may itself hold ``", "`` (``admin1.org2 (wrong role client, needs admin)``): pieces
+    are joined until the shortest run that translates; None unless the whole list does."""
+    out, run = [], ""
+    for piece in text.split(_ITEM_SEP):
+        run = f"{run}{_ITEM_SEP}{piece}" if run else piece
+        found = _lookup(run, language, depth, as_item=True)
+        if found is not None:
+            out.append(found)
+            run = ""
+    return None if run or not out else _ITEM_SEP_ZH.join(out)
+
+
+def _lookup(message: str, language: str, depth: int, as_item: bool = False) -> str | None:
     """The translation of ``message``, or None when no template (or clause split) fits."""
     if depth > 6:
         return None
@@ -101,13 +124,14 @@ def _lookup(message: str, language: str, depth: int) -> str | None:
         if all(part is not None for part in parts):
             return _CLAUSE_SEP_ZH.join(parts) + "。"
     for template in templates(language):
-        match = template.pattern.fullmatch(message)
+        match = None if template.item and not as_item else template.pattern.fullmatch(message)
         if not match:
             continue
         values = {}
         for name, text in match.groupdict().items():
-            inner = _lookup(text, language, depth + 1)
-            if inner is None and name in template.whole:
+            inner = (_lookup_items(text, language, depth + 1) if name in template.items
+                     else _lookup(text, language, depth + 1))
+            if inner is None and (name in template.whole or name in template.items):
                 break
             values[name] = text if inner is None else inner
         else:
