@@ -105,10 +105,11 @@ def error_class(name: str) -> type:
     import labchain.identity.errors as identity
     import labchain.ledger.account.errors as account
     import labchain.ledger.contracts.errors as contracts
+    import labchain.consensus.invariants as invariants
     import labchain.node.faults as faults
     import labchain.node.rpc as rpc
 
-    for module in (errors, identity, account, contracts, rpc, faults):
+    for module in (errors, identity, account, contracts, rpc, faults, invariants):
         if hasattr(module, name):
             return getattr(module, name)
     raise AssertionError(f"no error class {name}")

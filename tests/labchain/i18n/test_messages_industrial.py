@@ -277,3 +277,29 @@ def test_account_rpc_refusals_labs_show_read_in_chinese(account_node, zh):
     replay = str(refusal(calls["sendtransaction"][0]))
     assert f"nonce {paid.nonce} 已经用过了" in replay
     assert "不能在另一条链上重放" in str(refusal(calls["sendtransaction"][1]))
+
+
+def test_consensus_invariant_violations_lab_13_meets_read_in_chinese(zh):
+    from types import SimpleNamespace
+
+    from labchain.consensus.engine import Commit
+    from labchain.consensus.invariants import InvariantViolation, LivenessChecker, SafetyChecker, ValidityChecker
+    from labchain.consensus.sim import SimApp
+
+    def sim(commits, now=1.0):   # the checkers read only these fields of a Simulation
+        out = SimpleNamespace(commits={n: [Commit(h, v) for h, v in c] for n, c in commits.items()},
+                              now=now, deliveries=[], crashed=set(), paused=set())
+        out.heights = lambda: {n: (c[-1].height if c else 0) for n, c in out.commits.items()}
+        return out
+
+    stuck = sim({"v0": [(1, b"block 1 by v0")], "v1": []})
+    liveness = LivenessChecker(stable_after=0.0, bound=1.0)
+    liveness(stuck)
+    stuck.now = 5.0
+    checks = [lambda: SafetyChecker()(sim({"v0": [(1, b"block 1 by v0")], "v1": [(1, b"block 1 by v0|alt")]})),
+              lambda: ValidityChecker(SimApp.check)(sim({"v0": [(1, b"invalid block")]})),
+              lambda: liveness(stuck)]
+    for check in checks:
+        error = refusal(check)
+        assert isinstance(error, InvariantViolation)
+        assert_chinese(error)                 # the committed values are quoted bytes: values
