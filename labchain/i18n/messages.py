@@ -9,8 +9,8 @@ An entry may list ``whole: [name, ...]``: placeholders whose text must itself be
 message, else the entry does not apply (so a generic frame such as ``cannot {op}: {why}`` never
 turns an unrelated English sentence half-Chinese); ``items: [name, ...]``: placeholders holding a
 ``", "``-separated list, translated item by item (and, like ``whole``, required to translate);
-``item: true``: an entry that applies only to one item of such a list (``{signer} ({reason})``
-would otherwise match any sentence ending in parentheses). A message made of
+``item: true``: an entry that applies only to one item of such a list or to a placeholder of
+such an entry (``{signer} ({reason})`` would otherwise match any sentence ending in parentheses). A message made of
 ``"; "``-separated clauses ending with a full stop (``PolicyResult.explain()``) is translated
 clause by clause, before any whole-message template, and only when every clause has one.
 
@@ -130,7 +130,7 @@ def _lookup(message: str, language: str, depth: int, as_item: bool = False) -> s
         values = {}
         for name, text in match.groupdict().items():
             inner = (_lookup_items(text, language, depth + 1) if name in template.items
-                     else _lookup(text, language, depth + 1))
+                     else _lookup(text, language, depth + 1, as_item=template.item))
             if inner is None and (name in template.whole or name in template.items):
                 break
             values[name] = text if inner is None else inner

@@ -93,6 +93,9 @@ def test_a_generic_frame_never_makes_an_unknown_sentence_half_chinese():
     assert messages.translate("cannot reach node n1: connection refused", "zh-CN") == \
         "cannot reach node n1: connection refused"
     assert messages.translate("first clause; second clause.", "zh-CN") == "first clause; second clause."
+    # list-item entries (a policy's ignored signers) apply only inside their list
+    for text in ("key point", "unknown org x", "x (unknown org y)", "ignored a (no such reason)"):
+        assert messages.translate(text, "zh-CN") == text
 
 
 def test_policy_explanations_translate_clause_by_clause(consortium, zh):
