@@ -91,3 +91,14 @@ def test_typical_wrong_solutions_earn_partial_credit(lab: LabCourse, released: d
         result = lab.autograde(f"wrong{n}", fill_solutions(released, reference | spec["replace"]))
         assert 0 < result.score < result.max_score, spec["mistake"]
         assert result.lost() == set(spec["loses"]), spec["mistake"]
+
+
+@pytest.mark.long     # a second full run of every lab: `make test-long`
+def test_reference_earns_full_marks_with_labchain_errors_in_chinese(lab: LabCourse, released: dict, monkeypatch):
+    """The Chinese student view (``make lab LAB_LANG=zh-CN``) sets ``LABCHAIN_LANG=zh-CN``, so
+    every LabChain error a lab's code and tests see reads in Chinese: no check may depend on the
+    English wording (lab 07's replay test did, and failed every Chinese-reading student)."""
+    monkeypatch.setenv("LABCHAIN_LANG", "zh-CN")
+    result = lab.autograde("reference-zh", fill_solutions(released, solution_sources(lab.source())))
+    assert result.lost() == set(), cell_errors(result.notebook)
+    assert result.score == result.max_score
