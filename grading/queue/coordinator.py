@@ -118,15 +118,24 @@ class _Collector(threading.Thread):
                 found |= self._deliver(task_id, raw, stored_before)
         return found
 
+    def on_stored(self, task_id: str) -> None:
+        """A result of ``task_id`` was stored (Redis announced it). Delivered only if this
+        coordinator sent the task, and read back from the store rather than taken from the
+        announcement: an announcement can be older than the send (a stale engine failure that
+        ``wait`` deleted before sending again; seen in CI), and a stale one must never answer
+        the new run. A result stored before the task is armed is found by the sweep."""
+        with self.lock:
+            armed = task_id in self.armed
+        if armed:
+            self._deliver_stored([task_id])
+
     def run(self) -> None:
         last_sweep = time.monotonic()
         while not self.stopping.is_set():
             try:
                 msg = self.pubsub.get_message(timeout=0.2)
                 if msg and msg.get("type") == "pmessage":
-                    task_id = msg["channel"][len(self.prefix):].decode()
-                    if task_id in self.waiting:
-                        self._deliver(task_id, msg["data"])
+                    self.on_stored(msg["channel"][len(self.prefix):].decode())
                 if time.monotonic() - last_sweep > SWEEP_SECONDS:
                     last_sweep = time.monotonic()
                     with self.lock:

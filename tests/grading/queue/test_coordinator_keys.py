@@ -6,7 +6,7 @@ import redis
 
 from grading.options import AutogradeOptions
 from grading.queue.app import QUEUE
-from grading.queue.coordinator import QueueExecutor, task_key
+from grading.queue.coordinator import QueueExecutor, _Slot, task_key
 
 
 def test_task_key_names_assignment_student_notebook_and_content():
@@ -62,3 +62,28 @@ def test_a_stored_engine_failure_is_sent_again_and_no_answer_is_an_engine_error(
     assert redis.Redis.from_url(queue_url).llen(QUEUE) == 1          # sent again, nobody took it
     assert got.status == "error" and "no worker returned a result within 2 s" in got.message
     assert got.notebook is nb and all(c.get("execution_count") is None for c in got.notebook.cells)
+
+
+def test_an_announced_stale_failure_never_answers_a_run_that_has_not_sent_its_task(queue_url):
+    """The race CI met: a stored engine failure is announced on Redis's channel while a new run
+    already waits for the same task id but has not yet deleted it and sent the task again. The
+    announcement must not answer that run; the result stored after the send does."""
+    ex = _executor(queue_url)
+    collector, task = ex.collector, "lab-a-s1-lab-a-stale"
+    slot = _Slot()
+    try:
+        with collector.lock:
+            collector.waiting[task] = [slot]            # waiting, not yet armed (not sent)
+        stale = {"notebook": None, "status": "error", "message": "no sandbox", "seconds": 0,
+                 "kernel_reused_zygote": False, "kind": "?", "tampered": []}
+        ex.app.backend.store_result(task, stale, "SUCCESS")     # stored and announced
+        assert not slot.event.wait(2.5), f"a stale failure answered the run: {slot.meta}"
+        ex.app.backend.client.delete(ex.app.backend.get_key_for_task(task))   # what wait() does
+        with collector.lock:
+            collector.armed.add(task)                   # ... then it sends the task
+        fresh = dict(stale, status="ok", message="", seconds=0.3, kind="os")
+        ex.app.backend.store_result(task, fresh, "SUCCESS")
+        assert slot.event.wait(10), "the result stored after the send was not delivered"
+        assert slot.meta["result"]["status"] == "ok"
+    finally:
+        ex.close()
