@@ -147,6 +147,7 @@ class _Writer(threading.Thread):
         self.course, self.run_id = course, run_id
         self.jobs: queue.Queue = queue.Queue()
         self.roster = course.roster()
+        self.config = course.config()        # nbgrader_config.py, read once per run (late penalty)
         self.stopping = False
 
     def submit(self, item) -> "queue.Queue":
@@ -245,7 +246,7 @@ class _Writer(threading.Thread):
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
                 continue
-            SaveGrades(config=self.course.config()).save(nb, ctx, gb)   # its late-penalty config
+            SaveGrades(config=self.config).save(nb, ctx, gb)
             out = self.course.autograded(ctx.lab, ctx.student, ctx.notebook)
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_suffix(".ipynb.tmp")
