@@ -625,7 +625,7 @@ class _Compiler:
 
     def s_AugAssign(self, node: ast.AugAssign) -> Closure:
         op = self.binop_fn(node.op, node)
-        value = self.expr(node.value)
+        value, spec = self.operand(node.value)
         t = node.target
         if isinstance(t, ast.Name):
             if t.id not in self.slots:
@@ -633,6 +633,18 @@ class _Compiler:
             self.cost += GAS["load"] + GAS["store"]
             i = 3 + self.slots[t.id]
             name = t.id
+            opname, pyop, _ = ARITH[type(node.op)]
+            if pyop is not None and opname != "lshift" and (opname not in ("floordiv", "mod") or (
+                    spec is not None and spec[0] == "const" and type(spec[1]) is int and spec[1])):
+                # x op= v is x = x op v for a local (ints and sequences alike: no in-place mutation)
+                arith = R.arith
+                new = _int_operation(pyop, lambda vm, a, b: arith(vm, opname, a, b),
+                                     (_read_local(i, name), ("local", i, name)), (value, spec))
+                self.fused = ("assign", (i, new))
+
+                def aug_fused(fr: list) -> None:
+                    fr[i] = new(fr)
+                return aug_fused
 
             def aug_local(fr: list) -> None:
                 cur = fr[i]
@@ -851,15 +863,8 @@ class _Compiler:
         name = node.id
         _check_name(node, name)
         if name in self.slots:
-            i = 3 + self.slots[name]
             self.cost += GAS["load"]
-
-            def local(fr: list) -> Any:
-                v = fr[i]
-                if v is UNSET:
-                    raise Revert(f"local variable '{name}' is used before it is assigned")
-                return v
-            return local
+            return _read_local(3 + self.slots[name], name)
         if name in self.m.consts:
             v = self.m.consts[name]
             self.cost += GAS["load"]
@@ -915,26 +920,33 @@ class _Compiler:
             return arith(vm, name, a, b)
         return fast
 
+    def operand(self, node: ast.expr) -> tuple[Closure, tuple | None]:
+        """The closure of ``node`` and, for a local or a constant, what it reads (``("local", slot,
+        name)`` or ``("const", value)``), so that an operation can read it without a closure call."""
+        closure = self.expr(node)
+        if isinstance(node, ast.Name) and node.id in self.slots:
+            return closure, ("local", 3 + self.slots[node.id], node.id)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, bool, str, bytes):
+            return closure, ("const", node.value)
+        if isinstance(node, ast.Name) and node.id in self.m.consts and \
+                type(self.m.consts[node.id]) in (int, bool, str, bytes):
+            return closure, ("const", self.m.consts[node.id])
+        return closure, None
+
     def e_BinOp(self, node: ast.BinOp) -> Closure:
-        left, right = self.expr(node.left), self.expr(node.right)
+        left, right = self.operand(node.left), self.operand(node.right)
         op = self.binop_fn(node.op, node)
-        if isinstance(node.op, ast.Add):
-            def add(fr: list) -> Any:
-                a, b = left(fr), right(fr)
-                if type(a) is int and type(b) is int and -BIG < a < BIG and -BIG < b < BIG:
-                    return a + b
-                return R.arith(fr[0], "add", a, b)
-            return add
-        if isinstance(node.op, ast.Sub):
-            def sub(fr: list) -> Any:
-                a, b = left(fr), right(fr)
-                if type(a) is int and type(b) is int and -BIG < a < BIG and -BIG < b < BIG:
-                    return a - b
-                return R.arith(fr[0], "sub", a, b)
-            return sub
+        name, pyop, _ = ARITH[type(node.op)]
+        if pyop is not None and name != "lshift":
+            arith = R.arith
+            if name not in ("floordiv", "mod"):
+                return _int_operation(pyop, lambda vm, a, b: arith(vm, name, a, b), left, right)
+            if right[1] is not None and right[1][0] == "const" and type(right[1][1]) is int and right[1][1]:
+                return _int_operation(pyop, lambda vm, a, b: arith(vm, name, a, b), left, right)
+        left_c, right_c = left[0], right[0]
 
         def binop(fr: list) -> Any:
-            return op(fr[0], left(fr), right(fr))
+            return op(fr[0], left_c(fr), right_c(fr))
         return binop
 
     def e_UnaryOp(self, node: ast.UnaryOp) -> Closure:
@@ -981,6 +993,12 @@ class _Compiler:
         return lambda fr: body(fr) if test(fr) else orelse(fr)
 
     def e_Compare(self, node: ast.Compare) -> Closure:
+        if len(node.ops) == 1 and type(node.ops[0]) in CMP:
+            sym, pyop = CMP[type(node.ops[0])]
+            self.cost += GAS["compare"]
+            compare = R.compare
+            return _int_operation(pyop, lambda vm, a, b: compare(vm, sym, a, b), self.operand(node.left),
+                                  self.operand(node.comparators[0]))
         left = self.expr(node.left)
         steps = []
         for op, right_node in zip(node.ops, node.comparators):
@@ -1001,16 +1019,6 @@ class _Compiler:
             else:
                 sym, pyop = CMP[type(op)]
                 steps.append((sym, self.expr(right_node), pyop))
-        if len(steps) == 1 and steps[0][2] is not None:
-            sym, right, pyop = steps[0]
-
-            def compare1(fr: list) -> bool:
-                a, b = left(fr), right(fr)
-                if type(a) is int and type(b) is int and -BIG < a < BIG and -BIG < b < BIG:
-                    return pyop(a, b)
-                return R.compare(fr[0], sym, a, b)
-            return compare1
-
         def compare(fr: list) -> bool:
             vm = fr[0]
             a = left(fr)
@@ -1469,6 +1477,70 @@ class _Compiler:
         self.cost += GAS["builtin"]
         code, rest = args[0], args[1:]
         return lambda fr: R.b_create(fr[0], fr[1], code(fr), [a(fr) for a in rest])
+
+
+# -- operations on locals and constants without closure calls ------------------------------------
+
+def _unset(name: str) -> Revert:
+    return Revert(f"local variable '{name}' is used before it is assigned")
+
+
+def _read_local(i: int, name: str) -> Closure:
+    def local(fr: list) -> Any:
+        v = fr[i]
+        if v is UNSET:
+            raise _unset(name)
+        return v
+    return local
+
+
+def _int_operation(pyop: Callable, slow: Callable, left: tuple, right: tuple) -> Closure:
+    """A binary operation or comparison: ``pyop(a, b)`` when both operands are ints below 2**63
+    (the case that needs no size charge), else ``slow(vm, a, b)``. ``left``/``right`` are
+    :meth:`_Compiler.operand` pairs; a local or a small int constant is read in place, which saves
+    the closure calls of the operands (the left operand is still evaluated first, and a local
+    used before it is assigned fails before the right operand runs, as with closures)."""
+    (left_c, ls), (right_c, rs) = left, right
+    b = rs[1] if rs is not None and rs[0] == "const" and type(rs[1]) is int and -BIG < rs[1] < BIG else None
+    if ls is not None and ls[0] == "local":
+        i, lname = ls[1], ls[2]
+        if b is not None:
+            def local_const(fr: list) -> Any:
+                a = fr[i]
+                if type(a) is int and -BIG < a < BIG:
+                    return pyop(a, b)
+                if a is UNSET:
+                    raise _unset(lname)
+                return slow(fr[0], a, b)
+            return local_const
+        if rs is not None and rs[0] == "local":
+            j, rname = rs[1], rs[2]
+
+            def local_local(fr: list) -> Any:
+                a, c = fr[i], fr[j]
+                if type(a) is int and type(c) is int and -BIG < a < BIG and -BIG < c < BIG:
+                    return pyop(a, c)
+                if a is UNSET:
+                    raise _unset(lname)
+                if c is UNSET:
+                    raise _unset(rname)
+                return slow(fr[0], a, c)
+            return local_local
+    if b is not None:
+        def any_const(fr: list) -> Any:
+            a = left_c(fr)
+            if type(a) is int and -BIG < a < BIG:
+                return pyop(a, b)
+            return slow(fr[0], a, b)
+        return any_const
+
+    def any_any(fr: list) -> Any:
+        a = left_c(fr)
+        c = right_c(fr)
+        if type(a) is int and type(c) is int and -BIG < a < BIG and -BIG < c < BIG:
+            return pyop(a, c)
+        return slow(fr[0], a, c)
+    return any_any
 
 
 # -- fused statements (plain mode: gas, line and the statement in one closure) -------------------

@@ -16,10 +16,13 @@ from labchain.ledger.contracts import gas as G
 from labchain.ledger.contracts.errors import ContractValueError
 from labchain.ledger.contracts.records import CallContext, Event
 from labchain.ledger.contracts.values import (KEY_TYPES, decode_value, encode_value, event_signature,
-                                               event_topic)
+                                               event_topic, fixed_dict_encoder)
 
 GAS = G.GAS
 MAX_INT_BITS = G.MAX_INT_BITS
+SLOAD_WARM, SLOAD_COLD = GAS["sload_warm"], GAS["sload_cold"]
+SSTORE_SET, SSTORE_RESET, SSTORE_COLD = GAS["sstore_set"], GAS["sstore_reset"], GAS["sstore_cold"]
+SLOT_CACHE = 4096      # slot keys remembered per storage map (at most 4096 x 32 bytes)
 UNSET = object()       # a local not assigned yet
 RET = object()         # statement result: the function returned (value in frame[2])
 BREAK = object()
@@ -592,7 +595,7 @@ def copy_value(vm: VM, v: Any, what: str) -> Any:
 class StorageDecl:
     """A top-level ``name = storage.map(K, V)`` or ``name = storage.value(V)``."""
 
-    __slots__ = ("name", "is_map", "key_types", "value_type", "prefix")
+    __slots__ = ("name", "is_map", "key_types", "value_type", "prefix", "key_type", "scalar", "zero", "slots")
 
     def __init__(self, name: str, is_map: bool, key_types: tuple, value_type: type | None) -> None:
         self.name = name
@@ -600,6 +603,10 @@ class StorageDecl:
         self.key_types = key_types       # () for a value; (bytes,) or (bytes, bytes) for maps
         self.value_type = value_type     # None: any contract value
         self.prefix = name.encode() + (b":" if is_map else b"")
+        self.key_type = key_types[0] if len(key_types) == 1 else None   # the one key type of a simple map
+        self.scalar = value_type in (int, bool, str, bytes)           # values whose zero clears the slot
+        self.zero = value_type() if self.scalar else None
+        self.slots: dict = {}             # key -> slot bytes, for keys of a simple map encoding to < 32 bytes
 
     def default(self) -> Any:
         t = self.value_type
@@ -608,19 +615,31 @@ class StorageDecl:
     def slot(self, vm: VM, key: Any) -> bytes:
         if not self.is_map:
             return self.prefix
-        if len(self.key_types) > 1:
+        kt = self.key_type
+        if kt is not None:
+            if type(key) is not kt:
+                check_type(key, kt, f"the key of storage map '{self.name}'")
+            slot = self.slots.get(key)
+            if slot is not None:          # a pure function of the key, and free: nothing to charge
+                return slot
+        else:
             if type(key) is not list or len(key) != len(self.key_types):
                 raise Revert(f"storage map '{self.name}' takes {len(self.key_types)} keys: {self.name}[a, b]")
             for k, t in zip(key, self.key_types):
                 check_type(k, t, f"a key of storage map '{self.name}'")
-        else:
-            check_type(key, self.key_types[0], f"the key of storage map '{self.name}'")
         try:
             kb = encode_value(key)
         except ContractValueError as e:
             raise Revert(e.message) from None
-        charge(vm, GAS["byte_word"] * (len(kb) >> 5))
-        return self.prefix + kb
+        if len(kb) >= 32:                  # keys shorter than a word cost nothing extra
+            charge(vm, GAS["byte_word"] * (len(kb) >> 5))
+            return self.prefix + kb
+        if kt is None:
+            return self.prefix + kb
+        if len(self.slots) >= SLOT_CACHE:
+            self.slots.clear()
+        slot = self.slots[key] = self.prefix + kb
+        return slot
 
     def label(self, key: Any) -> str:
         if not self.is_map:
@@ -637,11 +656,14 @@ def _read_slot(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> bytes:
     """The slot's key bytes, charged as a read (EIP-2929: cold the first time in a transaction)."""
     slot = decl.slot(vm, key)
     wkey = (call.address, slot)
-    if wkey in vm.warm:
-        charge(vm, GAS["sload_warm"])
+    warm = vm.warm
+    if wkey in warm:
+        vm.gas -= SLOAD_WARM
     else:
-        charge(vm, GAS["sload_cold"])
-        vm.warm.add(wkey)
+        vm.gas -= SLOAD_COLD
+        warm.add(wkey)
+    if vm.gas < 0:
+        raise OutOfGas("out of gas")
     return slot
 
 
@@ -650,7 +672,8 @@ def sload(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> Any:
     data = vm.host.storage_get(call.address, slot)
     if data is None:
         return decl.default()
-    charge(vm, GAS["byte_word"] * (len(data) >> 5))
+    if len(data) >= 32:
+        charge(vm, GAS["byte_word"] * (len(data) >> 5))
     return decode_value(data)
 
 
@@ -662,50 +685,58 @@ def shas(vm: VM, call: CallInfo, decl: StorageDecl, key: Any) -> bool:
 def sstore(vm: VM, call: CallInfo, decl: StorageDecl, key: Any, value: Any, delete: bool = False) -> None:
     """Write (or with ``delete``, clear) a storage slot; the type's zero value also clears it."""
     slot = decl.slot(vm, key)
-    if not delete:
+    if not delete and decl.value_type is not None and type(value) is not decl.value_type:
         check_type(value, decl.value_type, f"a value of storage {'map' if decl.is_map else 'value'} '{decl.name}'")
-    if delete or value is None or (decl.value_type is not None and value == decl.default() and type(value) is decl.value_type
-                         and decl.value_type in (int, bool, str, bytes)):
+    # (the value has the declared type here, so a scalar equal to the type's zero is that zero)
+    if delete or value is None or (decl.scalar and value == decl.zero):
         data = None                     # the type's zero value: the slot is cleared (EVM: SSTORE 0)
     else:
         try:
             data = encode_value(value)
         except ContractValueError as e:
             raise Revert(f"cannot store in '{decl.name}': {e.message}") from None
-    wkey = (call.address, slot)
-    cost = 0
-    if wkey not in vm.warm:
-        cost += GAS["sstore_cold"]
-        vm.warm.add(wkey)
-    old = vm.host.storage_get(call.address, slot)
-    if old is None and data is not None:
-        cost += GAS["sstore_set"]
+    address = call.address
+    wkey = (address, slot)
+    warm = vm.warm
+    if wkey in warm:
+        cost = 0
     else:
-        cost += GAS["sstore_reset"]
-    if data is not None and len(data) > 32:
-        cost += GAS["sstore_word"] * ((len(data) - 1) >> 5)
-    charge(vm, cost)
+        cost = SSTORE_COLD
+        warm.add(wkey)
+    host = vm.host
+    old = host.storage_get(address, slot)
+    if data is None:
+        cost += SSTORE_RESET
+    else:
+        cost += SSTORE_SET if old is None else SSTORE_RESET
+        if len(data) > 32:
+            cost += GAS["sstore_word"] * ((len(data) - 1) >> 5)
+    vm.gas -= cost
+    if vm.gas < 0:
+        raise OutOfGas("out of gas")
     if vm.diff is not None:
         label = decl.label(key)
-        if call.address != vm.top:
-            label = f"0x{call.address.hex()[:8]}:{label}"
+        if address != vm.top:
+            label = f"0x{address.hex()[:8]}:{label}"
         before = vm.diff[label][0] if label in vm.diff else (decl.default() if old is None else decode_value(old))
         vm.diff[label] = (before, decl.default() if data is None else decode_value(data))
-    vm.host.storage_set(call.address, slot, data)
+    host.storage_set(address, slot, data)
 
 
 # -- events ----------------------------------------------------------------------------------
 
 class EventDecl:
-    __slots__ = ("name", "fields", "types", "indexed")
+    __slots__ = ("name", "fields", "types", "indexed", "signature", "encode_data")
 
     def __init__(self, name: str, fields: tuple, types: tuple, indexed: tuple) -> None:
         self.name, self.fields, self.types, self.indexed = name, fields, types, indexed
+        self.signature = event_signature(name)      # topic 0, the same for every emit
+        self.encode_data = fixed_dict_encoder(fields)   # encode_value of {field: value}
 
 
 def emit(vm: VM, call: CallInfo, decl: EventDecl, values: list) -> None:
     fields = {}
-    topics = [event_signature(decl.name)]
+    topics = [decl.signature]
     for name, tp, idx, v in zip(decl.fields, decl.types, decl.indexed, values):
         check_type(v, tp, f"field '{name}' of event {decl.name}")
         fields[name] = v
@@ -715,7 +746,7 @@ def emit(vm: VM, call: CallInfo, decl: EventDecl, values: list) -> None:
             except ContractValueError as e:
                 raise Revert(f"event {decl.name}.{name}: {e.message}") from None
     try:
-        data = encode_value(fields)
+        data = decl.encode_data(fields)
     except ContractValueError as e:
         raise Revert(f"event {decl.name}: {e.message}") from None
     charge(vm, GAS["log"] + GAS["log_topic"] * len(topics) + GAS["log_byte"] * len(data))

@@ -36,6 +36,9 @@ from labchain.ledger.contracts.gas import MAX_DEPTH, MAX_INT_BITS, MAX_VALUE_BYT
 
 T_NONE, T_FALSE, T_TRUE, T_POS, T_NEG, T_STR, T_BYTES, T_LIST, T_DICT = range(9)
 KEY_TYPES = (str, int, bytes)
+_SMALL = 1 << 64
+#: tag and one-byte length of short values: _HEAD[tag][n] == bytes((tag, n))
+_HEAD = {tag: [bytes((tag, n)) for n in range(0x80)] for tag in (T_POS, T_BYTES)}
 
 
 def _varint(out: bytearray, n: int) -> None:
@@ -120,11 +123,38 @@ def _utf8(s: str) -> bytes:
 def encode_value(v: Any) -> bytes:
     """The canonical bytes of contract value ``v``; raises :class:`ContractValueError` naming
     the first thing that is not a contract value."""
+    t = type(v)
+    if t is bytes:                        # fast paths (storage keys, addresses, amounts): the same bytes
+        if len(v) < 0x80:
+            return _HEAD[T_BYTES][len(v)] + v
+    elif t is int:
+        if 0 <= v < _SMALL:
+            body = v.to_bytes((v.bit_length() + 7) >> 3, "big")
+            return _HEAD[T_POS][len(body)] + body
     out = bytearray()
     _encode(out, v, 0)
     if len(out) > MAX_VALUE_BYTES:
         raise ContractValueError(f"an encoded contract value may be at most {MAX_VALUE_BYTES} bytes", None)
     return bytes(out)
+
+
+def fixed_dict_encoder(keys: Any) -> Any:
+    """``encode_value`` for dicts that have exactly the str ``keys`` (event data): the same bytes,
+    with the keys' encodings and their canonical order worked out once instead of per value."""
+    order = sorted((encode_value(k), k) for k in dict.fromkeys(keys))
+    head = bytearray([T_DICT])
+    _varint(head, len(order))
+    head = bytes(head)
+
+    def encode(d: dict) -> bytes:
+        out = bytearray(head)
+        for kb, k in order:
+            out += kb
+            _encode(out, d[k], 1)
+        if len(out) > MAX_VALUE_BYTES:
+            raise ContractValueError(f"an encoded contract value may be at most {MAX_VALUE_BYTES} bytes", None)
+        return bytes(out)
+    return encode
 
 
 class _Reader:
@@ -222,6 +252,12 @@ def decode_value(data: bytes) -> Any:
     """The contract value whose canonical encoding is ``data`` (strict; see the module docstring)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ContractValueError(f"decode_value needs bytes, not {type(data).__name__}", data)
+    if type(data) is bytes and len(data) >= 2 and len(data) == data[1] + 2 and data[1] < 0x80:
+        tag = data[0]                     # fast paths of encode_value's, valid only in the canonical form
+        if tag == T_BYTES:
+            return data[2:]
+        if tag == T_POS and data[1] <= 8 and (data[1] == 0 or data[2]):
+            return int.from_bytes(data[2:], "big")
     r = _Reader(bytes(data))
     value = _decode(r, 0)
     if r.pos != len(r.data):
