@@ -18,7 +18,7 @@ as ``"0x..."``.
 
 Simplifications versus Ethereum's JSON-RPC: no block tags (``latest``/``pending``: always the
 tip, ``getnonce`` also answers the pool's next nonce), no filters kept on the node (``getlogs``
-scans receipts by height), traces of calls only (a creation's constructor is not traced).
+scans receipts by height); a creation's trace is its ``init`` (creation gas included in the result).
 """
 from __future__ import annotations
 
@@ -283,19 +283,20 @@ def register(methods: dict[str, Method], node: Node) -> None:
         return proof_answer(chain, _account(address, suite), slot)
 
     def tracetransaction(txid: str) -> dict:
-        from labchain.ledger.account.block import LedgerHost
+        from labchain.ledger.account.block import LedgerHost, compile_contract_cached
         from labchain.ledger.contracts.debugger import trace_to_json
+        from labchain.ledger.contracts.errors import ContractCompileError
         from labchain.ledger.contracts.records import CallContext
         from labchain.ledger.contracts.values import decode_value
-        from labchain.ledger.contracts.vm import run_trace
+        from labchain.ledger.contracts.vm import run_trace, trace_deploy
 
         raw, (height, position, receipt) = _receipt(txid)
         with chain.lock:
             block = chain.get_block(height)
             tx = block.transactions[position]
-            if tx.is_creation or not tx.data:
+            if not tx.is_creation and not tx.data:
                 raise RpcError(Code.INVALID_PARAMETER, f"tracetransaction traces contract calls; {txid[:16]}... "
-                               "is a " + ("creation" if tx.is_creation else "plain transfer"))
+                               "is a plain transfer, which runs no contract code")
             state = state_before(chain, height - 1)
         ctx = model.context(chain, height, block.header.timestamp, block.proposer)
         cumulative = 0
@@ -304,19 +305,32 @@ def register(methods: dict[str, Method], node: Node) -> None:
         sender = tx.sender(suite)   # apply_transaction's steps 2-3 before the VM runs
         acc = state.account(sender)
         state.set_account(sender, Account(acc.nonce + 1, acc.balance - tx.gas_limit * tx.gas_price, acc.code_hash))
-        if tx.value:
+        if tx.value and not tx.is_creation:
             state.add_balance(sender, -tx.value)
             state.add_balance(tx.to, tx.value)
-        host = LedgerHost(state, raw)
-        program = host.code(tx.to.to_bytes())
-        data = tx.call_data()
+        host = LedgerHost(state, raw, endowment=tx.value if tx.is_creation else 0)   # as _run_contract does
         origin = sender.to_bytes()
-        steps, result = run_trace(host, CallContext(origin, origin, tx.to.to_bytes(), tx.value, height,
-                                                    block.header.timestamp, ctx.chain_id, 0),
-                                  program, data.function, [decode_value(a) for a in data.args],
-                                  tx.gas_limit - tx.intrinsic_gas)
+        gas = tx.gas_limit - tx.intrinsic_gas
+        if tx.is_creation:                        # the constructor: init() as deploy ran it
+            data = tx.deploy_data()
+            try:
+                program = compile_contract_cached(suite, data.source)
+            except ContractCompileError as exc:
+                raise RpcError(Code.INVALID_PARAMETER, f"{txid[:16]}... created no contract, so there is no "
+                               f"step to trace: its source does not compile: {exc}") from None
+            _, steps, result = trace_deploy(host, CallContext(origin, origin, b"", tx.value, height,
+                                                               block.header.timestamp, ctx.chain_id, 0),
+                                            program, [decode_value(a) for a in data.args], gas)
+            function = "init"
+        else:
+            program = host.code(tx.to.to_bytes())
+            data = tx.call_data()
+            steps, result = run_trace(host, CallContext(origin, origin, tx.to.to_bytes(), tx.value, height,
+                                                        block.header.timestamp, ctx.chain_id, 0),
+                                      program, data.function, [decode_value(a) for a in data.args], gas)
+            function = data.function
         body = trace_to_json(steps, result)
-        body.update(txid=txid, height=height, position=position, function=data.function,
+        body.update(txid=txid, height=height, position=position, function=function,
                     source=program.source, receipt_status="success" if receipt.status else "failed")
         return body
 
@@ -346,7 +360,7 @@ def register(methods: dict[str, Method], node: Node) -> None:
         Method("getproof", getproof, (P("address", "str"), P("key", "str", False)),
                "an account (or storage slot) with its state proof and the header commitment"),
         Method("tracetransaction", tracetransaction, (P("txid", "str"),),
-               "the step trace of a mined contract call, replayed"),
+               "the step trace of a mined contract call or creation, replayed"),
         Method("listaccounts", listaccounts, (), "the node's deterministic accounts (account addresses)"),
     ]
     table.append(Method("callcontract", call, table[6].params, "the same as call (an RPC proxy's own "

@@ -7,6 +7,7 @@ Public API (the account ledger, the node and the notebooks use only these names)
     execute(host, ctx, program, function, args, gas_limit) -> CallResult
     deploy(host, ctx, program, args, gas_limit) -> (address | None, CallResult)
     trace(host, ctx, program, function, args, gas_limit) -> Iterator[Step]
+    trace_deploy(host, ctx, program, args, gas_limit) -> (address | None, [Step], CallResult)
     encode_value(v) -> bytes, decode_value(b) -> value          # canonical contract values
     Host (Protocol), CallContext, Event, CallResult, Step, GAS, may_upgrade
 
@@ -21,11 +22,11 @@ from labchain.ledger.contracts.gas import GAS, MAX_CALL_DEPTH
 from labchain.ledger.contracts.records import CallContext, CallResult, Event, Host, Step
 from labchain.ledger.contracts.upgrade import may_upgrade
 from labchain.ledger.contracts.values import decode_value, encode_value, event_signature, event_topic
-from labchain.ledger.contracts.vm import deploy, execute, run_trace, trace, trace_hash
+from labchain.ledger.contracts.vm import deploy, execute, run_trace, trace, trace_deploy, trace_hash
 
 __all__ = [
     "compile_contract", "Program", "Host", "CallContext", "Event", "CallResult", "Step",
-    "execute", "deploy", "trace", "run_trace", "trace_hash", "encode_value", "decode_value",
+    "execute", "deploy", "trace", "run_trace", "trace_deploy", "trace_hash", "encode_value", "decode_value",
     "event_topic", "event_signature", "GAS", "MAX_CALL_DEPTH", "may_upgrade",
     "ContractCompileError", "ContractValueError", "ContractCallError",
 ]

@@ -121,28 +121,49 @@ def deploy(host: Host, ctx: CallContext, program: Any, args: list, gas_limit: in
     if it has one; on failure the creation is reverted and the address is None. ``ctx.contract``
     is ignored (the new address replaces it)."""
     _check_call(host, ctx, program, gas_limit)
+    address, _, result = _deploy(host, ctx, program, args, gas_limit, False)
+    return address, result
+
+
+def trace_deploy(host: Host, ctx: CallContext, program: Any, args: list,
+                 gas_limit: int) -> tuple[bytes | None, list[Step], CallResult]:
+    """:func:`deploy` with the steps of ``init`` recorded (the same gas, effects and address);
+    a contract without ``init`` gives one final step. The trace of a mined creation."""
+    _check_call(host, ctx, program, gas_limit)
+    return _deploy(host, ctx, program, args, gas_limit, True)
+
+
+def _deploy(host: Host, ctx: CallContext, program: Any, args: list, gas_limit: int,
+            traced: bool) -> tuple[bytes | None, list[Step], CallResult]:
     snap = host.snapshot()
     try:
         address = host.create(ctx.sender, program)
     except Exception as e:  # noqa: BLE001
         host.revert_to(snap)
-        return None, _fail(f"the ledger could not create the contract: {e}")
+        return None, [], _fail(f"the ledger could not create the contract: {e}")
     ctx = dataclasses.replace(ctx, contract=address)
-    if program.has_init:
+    steps: list[Step] = []
+    if program.has_init and traced:
+        steps, result = run_trace(host, ctx, program, "init", args, gas_limit, deploying=True)
+    elif program.has_init:
         result = _run(host, ctx, program, "init", args, gas_limit, deploying=True)
-    elif args:
-        result = _fail("the contract has no init() to take deployment arguments")
     else:
-        vm = VM(host, gas_limit)
-        try:
-            charge(vm, G.GAS["create"] + G.GAS["create_byte"] * len(program.to_bytes()))
-            result = CallResult(True, vm.used, None, (), None, None)
-        except OutOfGas:
-            result = _fail("out of gas", gas_limit)
+        if args:
+            result = _fail("the contract has no init() to take deployment arguments")
+        else:
+            vm = VM(host, gas_limit)
+            try:
+                charge(vm, G.GAS["create"] + G.GAS["create_byte"] * len(program.to_bytes()))
+                result = CallResult(True, vm.used, None, (), None, None)
+            except OutOfGas:
+                result = _fail("out of gas", gas_limit)
+        if traced:
+            steps = [Step(0, "returned" if result.success else "reverted", result.gas_used, {}, {}, 0, (),
+                          "init", address, result.revert_reason)]
     if not result.success:
         host.revert_to(snap)
-        return None, result
-    return address, result
+        return None, steps, result
+    return address, steps, result
 
 
 class _Recorder:

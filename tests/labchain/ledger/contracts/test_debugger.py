@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from vmkit import ALICE, BOB
+from vmkit import ALICE, BOB, ctx_for
 
+from labchain.ledger.contracts import compile_contract, deploy, trace_deploy
 from labchain.ledger.contracts.debugger import Debugger, trace_to_json
+from labchain.ledger.contracts.memory_host import MemoryHost
 from labchain.ledger.contracts.stdlib import load, source
 
 TOKEN = source("token")
@@ -80,3 +82,38 @@ def test_the_widget_steps_and_highlights_without_a_browser(chain):
     assert "background:#ffb070" in source_html          # current line == revert point
     buttons["continue ▶"].click()
     assert "revert: balance 100 is less than 1000" in box.children[2].value
+
+
+# -- tracing a creation (what tracetransaction returns for a mined deployment) ----------------------
+
+def _fresh_deploy(program, args, gas, traced):
+    host = MemoryHost({ALICE: 10**9})
+    if traced:
+        address, steps, result = trace_deploy(host, ctx_for(ALICE), program, args, gas)
+    else:
+        (address, result), steps = deploy(host, ctx_for(ALICE), program, args, gas), None
+    return address, steps, result, host.state_digest()
+
+
+def test_a_traced_deployment_records_init_and_ends_like_the_plain_one():
+    program = load("token")
+    address, steps, result, state = _fresh_deploy(program, ["Lab", "LAB", 1000], 2_000_000, True)
+    plain_address, _, plain, plain_state = _fresh_deploy(program, ["Lab", "LAB", 1000], 2_000_000, False)
+    assert (address, result, state) == (plain_address, plain, plain_state)
+    assert result.success and steps[0].function == "init" and steps[-1].op == "returned"
+    assert steps[-1].storage_diff["total"] == (0, 1000) and steps[-1].events == result.events
+    debugger = Debugger(steps, result, program.source)
+    assert sum(debugger.gas_per_line().values()) == result.gas_used - 32000 - 200 * len(program.to_bytes())
+
+
+def test_a_traced_deployment_that_fails_or_has_no_init_matches_deploy():
+    with_init = compile_contract("def init(n: int):\n    require(n > 0, 'n must be positive')\n")
+    address, steps, result, state = _fresh_deploy(with_init, [0], 1_000_000, True)
+    assert address is None and steps[-1].op == "reverted" and steps[-1].revert_reason == "n must be positive"
+    assert _fresh_deploy(with_init, [0], 1_000_000, False)[2:] == (result, state)
+    bare = compile_contract("def f():\n    return 1\n")
+    address, steps, result, state = _fresh_deploy(bare, [], 1_000_000, True)
+    assert address and [s.op for s in steps] == ["returned"] and steps[0].gas_used == result.gas_used
+    assert _fresh_deploy(bare, [], 1_000_000, False)[2:] == (result, state)
+    address, steps, result, _ = _fresh_deploy(bare, [1], 1_000_000, True)
+    assert address is None and steps[0].revert_reason == "the contract has no init() to take deployment arguments"
