@@ -72,6 +72,11 @@ def _fail(reason: str, gas_used: int = 0, line: int | None = None) -> CallResult
     return CallResult(False, gas_used, None, (), reason, line)
 
 
+def _plain_scalar(v: Any) -> bool:
+    t = type(v)
+    return (t is int and v.bit_length() <= G.MAX_INT_BITS) or (t is bytes and len(v) < 0x10000)
+
+
 def _run(host: Host, ctx: CallContext, program: Any, function: str, args: Any, gas_limit: int,
          tracer: Any = None, deploying: bool = False, vm: VM | None = None) -> CallResult:
     _ensure_recursion_limit()
@@ -88,10 +93,13 @@ def _run(host: Host, ctx: CallContext, program: Any, function: str, args: Any, g
                      f"(it has: {', '.join(program.functions) or 'none'})")
     if not isinstance(args, (list, tuple)):
         return _fail(f"call arguments must be a list, not {type(args).__name__}")
-    try:
-        args = decode_value(encode_value(list(args)))        # a private copy, validated
-    except ContractValueError as e:
-        return _fail(f"bad call arguments: {e.message}")
+    if len(args) <= 16 and all(_plain_scalar(a) for a in args):
+        args = list(args)       # ints and bytes within the limits: the encoding's copy would equal them
+    else:
+        try:
+            args = decode_value(encode_value(list(args)))        # a private copy, validated
+        except ContractValueError as e:
+            return _fail(f"bad call arguments: {e.message}")
     snap = host.snapshot()
     try:
         if deploying:

@@ -149,3 +149,20 @@ def test_short_value_fast_paths_encode_and_decode_like_the_general_form(value):
 def test_non_canonical_short_values_are_still_refused(data):
     with pytest.raises(ContractValueError):
         decode_value(data)
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([2**8192, 1], (False, 0, "bad call arguments: an integer of 8193 bits is larger than the 8192-bit limit of "
+                              "contract values", [])),
+    ([2**8191, b"x" * 70000], (True, 6670, None, ["int", "bytes"])),
+    ([bytearray(b"ab"), (1, 2)], (True, 13, None, ["bytes", "list"])),
+    ([True, None], (True, 13, None, ["bool", "NoneType"])),
+    ([-5, b""], (True, 13, None, ["int", "bytes"])),
+])
+def test_call_arguments_are_checked_and_copied_as_before_the_scalar_fast_path(args, expected):
+    host = MemoryHost({ALICE: 10**9})
+    ctx = CallContext(ALICE, ALICE, b"", 0, 7, 1, "t")
+    program = compile_contract("def f(a, b):\n    return [a, b]\n")
+    address, _ = deploy(host, ctx, program, [], 10**6)
+    r = execute(host, dataclasses.replace(ctx, contract=address), program, "f", args, 10**6)
+    assert (r.success, r.gas_used, r.revert_reason, [type(x).__name__ for x in (r.return_value or [])]) == expected
