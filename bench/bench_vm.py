@@ -1,6 +1,7 @@
 """Contract VM speed (issue #11 §5): token transfers per second in LabChain's VM and, in the same
 run, the equivalent Vyper token on py-evm; and the interpreter's overhead on CPU-bound functions
-versus the same functions run by CPython (goal: at most 30x slower).
+and on a storage-heavy transfer loop versus the same functions run by CPython (goal: at most 30x
+slower; CPython's storage map is a ``defaultdict``, without encoding, gas or undo journal).
 
 LabChain side: ``execute`` of the standard token's ``transfer`` on the in-memory host (no
 signatures, no blocks; storage writes through the host's undo journal), plain and traced.
