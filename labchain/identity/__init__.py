@@ -23,6 +23,9 @@ Modules
 :mod:`~labchain.identity.governance`
     :class:`ConfigUpdate` proposals endorsed by org admins; :func:`apply_config_update` checks
     the sequence number and the resource policies.
+:mod:`~labchain.identity.onchain`
+    :class:`GovernanceTx` (an action + its endorsements, carried in a transaction's data) and
+    :class:`GovernanceState`, the config and member store replayed block by block.
 
 Terminology
 -----------
@@ -48,6 +51,7 @@ from labchain.identity.errors import (CertificateError, ConfigUpdateError, Ident
 from labchain.identity.governance import (ConfigChange, ConfigUpdate, ConsortiumConfig, apply_config_update,
                                           apply_member_op)
 from labchain.identity.members import MODES, MemberOp, MemberStore
+from labchain.identity.onchain import GovernanceError, GovernanceState, GovernanceTx
 from labchain.identity.policy import DEFAULT_POLICIES, RESOURCES, Endorsement, Policy, PolicyResult, endorse, evaluate, require
 from labchain.identity.verify import Identity, verify_certificate
 from labchain.identity.x509 import ROLES, Certificate, KeyPair
@@ -57,5 +61,5 @@ __all__ = [
     "PolicyError", "PolicySyntaxError", "TemplateError", "ConfigChange", "ConfigUpdate", "ConsortiumConfig",
     "apply_config_update", "apply_member_op", "MODES", "MemberOp", "MemberStore", "DEFAULT_POLICIES",
     "RESOURCES", "Endorsement", "Policy", "PolicyResult", "endorse", "evaluate", "require", "Identity",
-    "verify_certificate", "ROLES", "Certificate", "KeyPair",
+    "verify_certificate", "ROLES", "Certificate", "KeyPair", "GovernanceError", "GovernanceState", "GovernanceTx",
 ]

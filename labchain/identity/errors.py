@@ -106,3 +106,7 @@ class ConfigUpdateError(IdentityError, ValueError):
 
 class TemplateError(IdentityError, ValueError):
     """A ``labchain certs generate`` template that cannot be used (names the field)."""
+
+
+class GovernanceError(IdentityError, ValueError):
+    """A governance transaction that cannot be read or applied (labchain/identity/onchain.py)."""

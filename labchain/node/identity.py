@@ -34,8 +34,9 @@ Simplifications versus ChainMaker (decisions in docs/identity.md, "Node links"):
   holds the private key of a member certificate, fresh for this connection (the nonce).
 * The node uses its *signing* certificate for the link (cryptogen also writes TLS
   certificates; they are unused until links use TLS).
-* Admin operations are local to one node (no governance transaction yet): each node of a
-  consortium must be told; ChainMaker does it by an on-chain ``CERT_MANAGE`` transaction.
+* ``freezecert``/``unfreezecert``/``revokecert`` are local to one node; the chain-wide way is a
+  governance transaction (labchain/node/governance.py), which every node applies at the same
+  block and which this authenticator then follows (:meth:`LinkAuth.follow`).
 """
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ class LinkAuth:
         self.chain_id = chain_id
         self.genesis_hash = genesis_hash
         self.refused: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_REFUSED)
+        self.local_ops: list[MemberOp] = []      # freezecert/unfreezecert/revokecert on this node
         self._credentials: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # peer -> its credential
 
     # -- the handshake (called by p2p.P2PNetwork) ---------------------------------------------
@@ -200,6 +202,21 @@ class LinkAuth:
     async def apply(self, op: MemberOp, peers) -> dict[str, Any]:
         """Apply ``op`` to this node's store, then drop every peer it now refuses."""
         self.store = self.store.apply(op)
+        self.local_ops.append(op)
+        return await self._recheck(op.describe(), peers)
+
+    async def follow(self, store: MemberStore, peers) -> dict[str, Any]:
+        """Take the chain's member store (governance, node/governance.py), with this node's
+        own admin operations on top where they still apply; drop every peer now refused."""
+        for op in self.local_ops:
+            try:
+                store = store.apply(op)
+            except IdentityError:
+                pass                      # governance did the same already (or undid its object)
+        self.store = store
+        return await self._recheck("the chain's member store", peers)
+
+    async def _recheck(self, applied: str, peers) -> dict[str, Any]:
         dropped = []
         for peer in list(peers):
             if peer.closed or peer.identity is None:
@@ -209,7 +226,7 @@ class LinkAuth:
             except IdentityError as exc:
                 dropped.append(peer.id)
                 await self.refuse(peer, str(exc), getattr(exc, "reason", "refused"))
-        return {"applied": op.describe(), "dropped_peers": dropped}
+        return {"applied": applied, "dropped_peers": dropped}
 
 
 class _BadAuth(IdentityError):
@@ -277,6 +294,9 @@ class NodeIdentity:
                    "put (org, hex serial) on this node's CRL; drops a peer using it"),
         ):
             node.rpc.methods[method.name] = method
+        from labchain.node.governance import register
+
+        node.governance = register(node, auth, self.store)   # governance transactions on chain
         return auth
 
 

@@ -51,6 +51,7 @@ from labchain.consensus.pow.difficulty import difficulty_of
 from labchain.core.encoding import Record
 from labchain.node.accounts import Accounts
 from labchain.node.consensus import ConsensusDriver, ConsensusMsg
+from labchain.node.follow import FinalBlock, FinalSync, GetFinal
 from labchain.node.messages import (
     INV_BLOCK,
     INV_TX,
@@ -182,6 +183,9 @@ class Node:
         self.accounts = Accounts(self.params, config.node_index)
         # an engine chain (solo, raft, pbft, tbft): blocks come only from the engine's commits
         self.consensus = ConsensusDriver(self) if self.params.consensus is not None else None
+        self.final_sync = FinalSync(self) if self.consensus is not None else None  # node/follow.py
+        self.update_listeners: list = []  # async callables(update) after each chain change
+        self.governance = None            # node/governance.py, on permissioned chains
         self.mining_mode, self.mining_seconds = parse_mining(config.mining)
         self.p2p = P2PNetwork(self, config.p2p_host, config.p2p_port, config.max_peers)
         methods = build_methods(self)
@@ -226,6 +230,7 @@ class Node:
             self.p2p.add_peer(address)
         if self.consensus:
             await self.consensus.start()
+        follow = self.final_sync.start() if self.final_sync else None  # a non-validator follows
         self._write_ready()
         log.info("%s ready: network %s, height %d, tip %s", self.name, self.params.name,
                  self.chain.height, self.chain.tip_hash.hex())
@@ -235,7 +240,7 @@ class Node:
         await self._stopping.wait()
         log.info("stopping: %s", self._stop_reason)
         self._abort_solve.set()
-        for task in (watchdog, request_watch, self._interval_task):
+        for task in (watchdog, request_watch, self._interval_task, follow):
             if task:
                 task.cancel()
         await self.rpc.stop()
@@ -322,6 +327,8 @@ class Node:
             await self._on_block(peer, message.block)
         elif isinstance(message, TxMsg):
             await self._on_tx(peer, message.tx)
+        elif isinstance(message, (GetFinal, FinalBlock)) and self.final_sync is not None:
+            await self.final_sync.handle(peer, message)
         elif isinstance(message, NotFound):  # it has not got them after all: ask the others
             owed = {item.hash for item in message.items if item.hash in peer.requested}
             for h in owed:
@@ -525,6 +532,8 @@ class Node:
                 await self.announce(INV_BLOCK, [b.hash_in(self.suite) for b in update.connected] or [tip], exclude=source)
         if update.disconnected:  # transactions of the losing branch are back: tell everyone
             await self.announce(INV_TX, [tx.txid_in(self.suite) for tx in self.mempool.transactions()])
+        for listener in self.update_listeners:  # e.g. governance replay (node/governance.py)
+            await listener(update)
 
     async def announce(self, kind: int, hashes: list[bytes], exclude: Peer | None = None) -> None:
         for peer in self.p2p.ready_peers():

@@ -84,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mon = command("monitor-config", cmd_monitor_config,
                   "print a prometheus.yml that scrapes every node's /metrics (see docs/monitoring.md)")
     mon.add_argument("--interval", type=float, default=5.0, help="scrape interval in seconds (default 5)")
+    from labchain.testnet.consortium import add_governance_command
+
+    add_governance_command(command)   # `labchain testnet governance ...` (consortium testnets)
 
 
 def _locate(args: argparse.Namespace) -> str:

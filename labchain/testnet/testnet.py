@@ -466,6 +466,13 @@ class Testnet:
                 self.nodes[i].rpc.addpeer(self.nodes[j].p2p_addr)
         self.wait_connected(timeout)
 
+    @property
+    def governance(self):
+        """Org admins' governance transactions on a consortium testnet (testnet/consortium.py)."""
+        from labchain.testnet.consortium import Governance
+
+        return Governance(self)
+
     def consensus_states(self) -> dict[int, dict]:
         """``getconsensusstate`` of every running node that answers, by node index."""
         states = {}

@@ -1,0 +1,111 @@
+"""Governance transactions as records and their replay (labchain/identity/onchain.py): the same
+records in the same order give the same state; refusals keep the state and say why."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from identitykit import NOW
+from labchain.identity.governance import ConfigChange, ConfigUpdate
+from labchain.identity.errors import PolicyError
+from labchain.identity.members import CERTS_FREEZE, CERTS_UNFREEZE, MemberOp
+from labchain.identity.onchain import DATA_PREFIX, GovernanceError, GovernanceState, GovernanceTx
+from labchain.identity.policy import endorse
+
+BLOCK = "CHAIN_CONFIG-BLOCK_UPDATE"
+LATER = NOW + dt.timedelta(days=1)
+
+
+def endorsed(consortium, gtx: GovernanceTx, *orgs, name="admin1") -> GovernanceTx:
+    message = gtx.signing_bytes()
+    return gtx.endorsed(*(endorse(message, consortium.org(o).member(name).key,
+                                  consortium.org(o).member(name).certificate) for o in orgs))
+
+
+def update(sequence=1, interval="500") -> GovernanceTx:
+    return GovernanceTx.of(ConfigUpdate("c1", sequence, (ConfigChange(BLOCK, "block.block_interval", interval),)))
+
+
+def freeze(consortium, member="consensus1", org="org2", kind=CERTS_FREEZE) -> GovernanceTx:
+    return GovernanceTx.of(MemberOp(kind, org, consortium.org(org).member(member).certificate.der))
+
+
+def test_a_governance_record_round_trips_through_transaction_data(consortium):
+    gtx = endorsed(consortium, update(), "org1", "org2")
+    data = gtx.to_data()
+    assert data.startswith(DATA_PREFIX)
+    assert GovernanceTx.from_data(data) == gtx
+    assert GovernanceTx.from_data(b"a plain transfer's data") is None
+    with pytest.raises(GovernanceError, match="malformed governance transaction"):
+        GovernanceTx.from_data(DATA_PREFIX + b"\x07garbage")
+    with pytest.raises(GovernanceError, match="unknown governance kind 9"):
+        GovernanceTx(9, b"").action()
+
+
+def test_an_endorsed_update_moves_the_sequence_and_an_underendorsed_one_is_recorded_with_its_trace(
+        consortium, members):
+    state = GovernanceState.genesis("c1", members)
+    short = endorsed(consortium, update(), "org1")
+    after = state.apply(short, 5, "aa", LATER)
+    assert after.config.sequence == 0 and after.config == state.config
+    outcome = after.history[-1]
+    assert not outcome.accepted and outcome.height == 5
+    assert "majority (3) of 4 orgs" in outcome.reason and "missing org2, org3, org4" in outcome.reason
+    good = endorsed(consortium, update(), "org1", "org2", "org3")
+    after = after.apply(good, 6, "bb", LATER)
+    assert after.config.sequence == 1 and after.config.value("block.block_interval") == "500"
+    assert after.history[-1].accepted and after.history[-1].sequence == 1
+    # the same record again is stale now: rejected, nothing changes
+    again = after.apply(good, 7, "cc", LATER)
+    assert again.config == after.config and "stale or replayed" in again.history[-1].reason
+
+
+def test_check_returns_the_traces_of_an_acceptable_record_and_raises_for_a_short_one(consortium, members):
+    state = GovernanceState.genesis("c1", members)
+    [trace] = state.check(endorsed(consortium, update(), "org1", "org2", "org4"), LATER)
+    assert trace.satisfied and trace.counted_orgs == ("org1", "org2", "org4")
+    [trace] = state.traces(endorsed(consortium, update(), "org3", name="client1"), LATER)
+    assert not trace.satisfied and "wrong role client" in trace.explain()
+    with pytest.raises(PolicyError, match="missing"):
+        state.check(endorsed(consortium, update(), "org3"), LATER)
+
+
+def test_a_member_operation_applies_once_and_its_replay_is_refused(consortium, members):
+    state = GovernanceState.genesis("c1", members)
+    op = endorsed(consortium, freeze(consortium), "org1")
+    frozen = state.apply(op, 3, "aa", LATER)
+    cert = consortium.org("org2").member("consensus1").certificate
+    assert frozen.members.frozen == (cert.fingerprint,) and frozen.config.sequence == 0
+    thawed = frozen.apply(endorsed(consortium, freeze(consortium, kind=CERTS_UNFREEZE), "org3"), 4, "bb", LATER)
+    assert thawed.members.frozen == ()
+    replay = thawed.apply(op, 5, "cc", LATER)
+    assert replay.members.frozen == () and "already applied" in replay.history[-1].reason
+
+
+def test_certificates_are_checked_at_the_block_time_so_every_node_agrees(consortium, members):
+    """The block's timestamp, not a node's clock: after the certificates expire the same
+    record is refused on every node alike."""
+    state = GovernanceState.genesis("c1", members)
+    gtx = endorsed(consortium, update(), "org1", "org2", "org3")
+    assert state.apply(gtx, 1, "aa", LATER).config.sequence == 1
+    late = state.apply(gtx, 1, "aa", NOW + dt.timedelta(days=400))
+    assert late.config.sequence == 0 and "expired certificate" in late.history[-1].reason
+
+
+def test_undecodable_governance_data_is_recorded_as_rejected(members):
+    state = GovernanceState.genesis("c1", members).apply(None, 2, "dd", LATER, "malformed governance transaction: x")
+    assert state.history[-1].to_json() == {"height": 2, "txid": "dd", "kind": "?", "accepted": False,
+                                           "description": "undecodable governance data", "sequence": 0,
+                                           "reason": "malformed governance transaction: x"}
+
+
+def test_a_replayed_member_operation_reads_in_chinese(consortium, members, monkeypatch):
+    state = GovernanceState.genesis("c1", members)
+    op = endorsed(consortium, freeze(consortium), "org1")
+    replay = state.apply(op, 3, "aa", LATER).apply(op, 4, "bb", LATER)
+    monkeypatch.setenv("LABCHAIN_LANG", "zh-CN")
+    with pytest.raises(GovernanceError) as info:
+        state.apply(op, 3, "aa", LATER).check(op, LATER)
+    assert "已经执行过" in str(info.value) and "org2" in str(info.value)
+    assert not replay.history[-1].accepted
