@@ -25,7 +25,8 @@ partition / heal
 Byzantine behaviours (:data:`BEHAVIOURS`)
     ``double_proposal`` (a proposer sends a different value to half of the peers),
     ``double_vote`` (every vote is sent twice, for the value and for a conflicting one: this
-    is the equivocation a correct node detects), ``equivocate`` (colluding split: the members
+    is the equivocation a correct node detects; with ``targets`` the conflicting vote goes only
+    to those peers, the others learn of it from the evidence gossip), ``equivocate`` (colluding split: the members
     of one :class:`Collusion` send the real value to one half of the correct validators and the
     alternative to the other half, proposals and votes alike: with f+1 members this breaks
     safety), ``invalid_vote`` (votes for a value that fails the application's check),
@@ -59,6 +60,23 @@ ACTIONS = ("crash", "recover", "pause", "resume", "partition", "heal", "drop", "
 BEHAVIOURS = ("double_proposal", "double_vote", "equivocate", "invalid_vote", "withhold_votes",
               "lie_round")
 DISTRIBUTIONS = {"fixed": 1, "uniform": 2, "exponential": 1}
+#: the names a real node's ``setfault byzantine=...`` takes (CLI spelling) -> BEHAVIOURS;
+#: ``equivocate`` needs several colluding nodes, so it stays a simulator behaviour
+NODE_BEHAVIOURS = {"double-vote": "double_vote", "double-propose": "double_proposal",
+                   "invalid-vote": "invalid_vote", "withhold-votes": "withhold_votes",
+                   "lie-round": "lie_round"}
+
+
+def node_behaviour(name: str) -> str:
+    """The BEHAVIOURS entry for ``name`` in either spelling (``double-vote``/``double_vote``,
+    ``double-propose``/``double_proposal``); FaultError listing the choices otherwise."""
+    if isinstance(name, str):
+        if name in NODE_BEHAVIOURS:
+            return NODE_BEHAVIOURS[name]
+        if name in NODE_BEHAVIOURS.values():
+            return name
+    raise FaultError(f"unknown Byzantine behaviour {name!r:.40}; a node can be made "
+                     f"{', '.join(NODE_BEHAVIOURS)}", name)
 
 
 def sample_delay(spec: Sequence[Any], rng: random.Random) -> float:
@@ -294,7 +312,8 @@ LIE_ROUND_AHEAD = 7
 class ByzantineEngine(Engine):
     """An honest engine whose outputs are rewritten by one Byzantine ``behaviour``."""
 
-    def __init__(self, inner: Engine, behaviour: str, collusion: Collusion | None = None) -> None:
+    def __init__(self, inner: Engine, behaviour: str, collusion: Collusion | None = None, *,
+                 targets: Iterable[str] | None = None) -> None:
         if behaviour not in BEHAVIOURS:
             raise FaultError(f"Byzantine behaviour {behaviour!r} is unknown; use one of "
                              f"{', '.join(BEHAVIOURS)}", behaviour)
@@ -302,6 +321,8 @@ class ByzantineEngine(Engine):
         self.inner = inner
         self.behaviour = behaviour
         self.collusion = collusion or Collusion(frozenset([inner.node_id]), inner.validators)
+        #: double_vote only: the peers that also get the conflicting vote (None: every peer)
+        self.targets = None if targets is None else frozenset(targets)
         self.name = getattr(inner, "name", "byzantine")
 
     def __getattr__(self, item: str) -> Any:  # height, round... of the wrapped engine
@@ -338,6 +359,10 @@ class ByzantineEngine(Engine):
                 continue
             if forged is None:
                 result.append(out)
+            elif self.behaviour == "double_vote" and self.targets is not None:
+                result.append(out)
+                result.extend(Send(p, forged) for p in self._peers() if p in self.targets
+                              and (isinstance(out, Broadcast) or out.to == p))
             elif self.behaviour == "double_vote":
                 result.extend([out, _same_target(out, forged)])
             elif self.behaviour in ("equivocate", "double_proposal"):

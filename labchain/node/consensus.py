@@ -40,6 +40,17 @@ Persistence and restart (docs/consensus-nodes.md)
 * A commit at a height the chain already has is ignored if it is the same block
   (``FinalityLog.append``), so no block is ever applied twice.
 
+Byzantine faults and evidence (docs/fault-injection.md)
+-------------------------------------------------------
+``setfault byzantine=double-vote`` wraps the honest engine in the simulator's
+``ByzantineEngine`` (:meth:`ConsensusDriver.set_byzantine`); ``byzantine=""`` unwraps it, the
+honest engine's state intact. The TBFT engine keeps an evidence pool (two signed votes of one
+validator for different values at one step, height and round): detected, gossiped by peers
+(``tbft.evidence``), carried in a certificate, or handed in with ``submitevidence``; each
+new entry is logged here ("equivocation evidence against node1 ...") and ``getevidence``
+lists the pool with the height of the certificate that recorded each entry. PBFT's
+equivocation reports (``Misbehaviour`` with evidence bytes) are listed too, not recorded.
+
 On an engine chain the node does not relay or download blocks over ``inv``/``getblocks``
 (anyone could forge a block without work); blocks arrive only as commits of the engine.
 
@@ -65,6 +76,7 @@ from labchain.consensus.engine import (
     Broadcast, CancelTimer, Commit, ConsensusError, Misbehaviour, Send, SetTimer,
     decode_engine_message, encode_engine_message,
 )
+from labchain.consensus.faults import ByzantineEngine
 from labchain.consensus.registry import build_engine
 from labchain.core.encoding import Record, UInt, VarBytes
 from labchain.core.errors import EncodingError, LabchainError
@@ -245,6 +257,10 @@ class ConsensusDriver:
         self.engine = build_engine(self.spec, node.name, self.app, rng=random.Random(seed),
                                    suite=node.params.crypto, seed=node.params.account_seed,
                                    chain_id=node.params.name)
+        self.honest = self.engine                     # self.engine may be a Byzantine wrapper
+        self._logged_evidence = 0
+        #: PBFT (and other engines without a pool): evidence bytes -> (offender, reason)
+        self.reported: dict[bytes, tuple[str, str]] = {}
         self.finality = FinalityLog(node.chain, node.config.datadir / FINALITY_FILE)
         self.wal = RaftWal(node.config.datadir / RAFT_WAL_FILE) if self.spec.type == "raft" else None
         self.timers: dict[str, asyncio.TimerHandle] = {}
@@ -330,8 +346,60 @@ class ConsensusDriver:
                     old.cancel()
             elif isinstance(out, Misbehaviour):
                 log.warning("consensus: %s misbehaves: %s", out.peer, out.reason)
+                if out.evidence and not hasattr(self.honest, "evidence"):
+                    self.reported.setdefault(out.evidence, (out.peer, out.reason))
                 for peer in self._peers(out.peer):
                     peer.misbehaving(BAD_MESSAGE_SCORE, out.reason)
+        self._log_evidence()
+
+    def _log_evidence(self) -> None:
+        pool = getattr(self.honest, "evidence", ())
+        for evidence in pool[self._logged_evidence:]:
+            log.warning("consensus: equivocation evidence against %s: two %ss at height %d round %d "
+                        "(pool %d)", evidence.validator.decode("utf-8", "replace"),
+                        evidence.describe()["step"], evidence.height, evidence.round, len(pool))
+        self._logged_evidence = len(pool)
+
+    # -- Byzantine faults and evidence ---------------------------------------------------------
+    def set_byzantine(self, behaviour: str, targets: list[str] | None = None) -> None:
+        """Make this node's engine Byzantine (a BEHAVIOURS name) or honest again ("")."""
+        current = self.engine.behaviour if isinstance(self.engine, ByzantineEngine) else ""
+        if behaviour == current and (not behaviour or self.engine.targets == (
+                frozenset(targets) if targets else None)):
+            return
+        self.engine = (ByzantineEngine(self.honest, behaviour, targets=targets or None)
+                       if behaviour else self.honest)
+        log.warning("consensus: this node is now %s", f"Byzantine ({behaviour}"
+                    + (f" towards {', '.join(targets)})" if targets else ")") if behaviour else "honest")
+
+    def evidence_report(self) -> dict[str, Any]:
+        """``getevidence``: the engine's pool (TBFT) or the equivocations reported (PBFT)."""
+        if hasattr(self.honest, "evidence_report"):
+            items = self.honest.evidence_report()
+        else:
+            items = [{"offender": who, "reason": reason, "hex": data.hex(), "recorded_at": None}
+                     for data, (who, reason) in self.reported.items()]
+        return {"engine": self.spec.type, "evidence": items,
+                "rejected": getattr(self.honest, "rejected_evidence", 0)}
+
+    def submit_evidence(self, text: Any) -> dict[str, Any]:
+        """``submitevidence``: hex evidence checked by the engine (ConsensusError says why not)."""
+        if not hasattr(self.honest, "receive_evidence"):
+            raise ConsensusError(f"the {self.spec.type} engine keeps no evidence pool (TBFT does)", text)
+        try:
+            data = bytes.fromhex(text) if isinstance(text, str) else None
+        except ValueError:
+            data = None
+        if data is None:
+            raise ConsensusError(f"evidence is the hex of a DuplicateVoteEvidence record, got "
+                                 f"{text!r:.40}", text)
+        out: list = []
+        new = self.honest.receive_evidence(data, out)
+        self._run(out)
+        from labchain.consensus.tbft import DuplicateVoteEvidence
+
+        return {"new": new, "evidence": DuplicateVoteEvidence.from_bytes(data).describe(),
+                "pool": len(self.honest.evidence)}
 
     def _peers(self, name: str | None = None) -> list[Peer]:
         return [p for p in self.node.p2p.ready_peers()

@@ -31,6 +31,17 @@ drop (``drop``: a probability, ``seed``)
     messages meets the same drops. Other message types are never dropped (a lossy link under
     a reliable transport would retransmit them; the engines are the part that must survive loss).
 
+byzantine (``byzantine``: a behaviour name, ``targets``: peer names)
+    This node's consensus engine turns Byzantine (TBFT and PBFT only): the honest engine is
+    wrapped in ``labchain.consensus.faults.ByzantineEngine``, the wrapper the simulator uses, so
+    one ``FaultSchedule.byzantine`` entry means the same on both. ``double-vote``: every
+    prevote/precommit is also signed for a conflicting value hash and sent (to ``targets``
+    only, if given; the honest peers that see both make duplicate-vote evidence and gossip it);
+    ``double-propose``: as proposer it sends a conflicting proposal to half of the peers (TBFT
+    proposal, PBFT pre-prepare); ``invalid-vote``, ``withhold-votes``, ``lie-round`` as in the
+    simulator. ``byzantine=""`` makes the engine honest again. The evidence the honest nodes
+    collect is ``getevidence`` (labchain/node/consensus.py, docs/fault-injection.md).
+
 Faults live in memory only: a restarted node starts with none (say so to students: ``kill`` +
 ``restart`` heals a partition set this way).
 
@@ -38,8 +49,8 @@ Simplifications versus real fault injection (ChainMaker's chaos tests, Tendermin
 ``perturb``: disconnect / kill / pause / restart, Jepsen, chaos-mesh's netem): faults act in
 one node's P2P layer rather than the kernel (no packet-level loss, no bandwidth limit, no
 jitter distribution: the simulator's ``labchain.consensus.faults`` has those); a partition is
-per peer name, not per address; drops are of whole messages; no Byzantine behaviour (double
-votes) on a real node: the simulator's Byzantine wrappers cover those.
+per peer name, not per address; drops are of whole messages; a Byzantine node can only rewrite
+what its honest engine sends (the simulator's wrapper), it cannot invent other attacks.
 """
 from __future__ import annotations
 
@@ -49,6 +60,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
+from labchain.consensus.faults import NODE_BEHAVIOURS, FaultError, node_behaviour
 from labchain.core.encoding import ListOf, Record, UInt, VarBytes
 from labchain.core.errors import LabchainError
 from labchain.node.rpc import Code, Method, Param, RpcError
@@ -65,6 +77,9 @@ HANDSHAKE = frozenset({b"version", b"verack", b"reject", b"authhello", b"auth"})
 LIVENESS = frozenset({b"ping", b"pong"})
 DROPPABLE = b"consensus"       # the only type ``drop`` discards (labchain/node/consensus.py)
 RESTART_NOTE = "faults live in memory only: a restarted node starts with none"
+#: engines whose messages the Byzantine wrapper can forge (they implement its hooks)
+BYZANTINE_ENGINES = ("tbft", "pbft")
+CLI_NAMES = {v: k for k, v in NODE_BEHAVIOURS.items()}
 
 
 class NodeFaultError(LabchainError, ValueError):
@@ -77,14 +92,19 @@ def _number(value: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class LinkFault(Record):
-    """The faults of one node's links. ``drop_ppm``: parts per million (see :attr:`drop`)."""
+    """The faults of one node: its links (``drop_ppm``: parts per million, see :attr:`drop`)
+    and its engine's Byzantine ``byzantine`` behaviour (a ``BEHAVIOURS`` name, b"" = honest)
+    with the ``targets`` of a double vote (empty = every peer)."""
 
     partition: tuple[bytes, ...] = ()
     delay_ms: int = 0
     drop_ppm: int = 0
     seed: int = 0
+    byzantine: bytes = b""
+    targets: tuple[bytes, ...] = ()
     ENCODING: ClassVar = (("partition", ListOf(VarBytes(64), MAX_PARTITION)), ("delay_ms", UInt(4)),
-                          ("drop_ppm", UInt(4)), ("seed", UInt(8)))
+                          ("drop_ppm", UInt(4)), ("seed", UInt(8)), ("byzantine", VarBytes(32)),
+                          ("targets", ListOf(VarBytes(64), MAX_PARTITION)))
 
     def __post_init__(self) -> None:   # also guards records decoded from bytes or JSON
         if self.delay_ms > MAX_DELAY_MS:
@@ -95,6 +115,14 @@ class LinkFault(Record):
                                  "above 1)", self.drop_ppm)
         if len(set(self.partition)) != len(self.partition):
             raise NodeFaultError("the partition names a peer twice", self.partition)
+        if self.byzantine and self.byzantine.decode("utf-8", "replace") not in CLI_NAMES:
+            raise NodeFaultError(f"unknown Byzantine behaviour {self.byzantine!r:.40}; a node can be "
+                                 f"made {', '.join(NODE_BEHAVIOURS)}", self.byzantine)
+        if self.targets and self.byzantine != b"double_vote":
+            raise NodeFaultError("targets name the peers of a double vote: set byzantine to "
+                                 "'double-vote' with them", self.targets)
+        if len(set(self.targets)) != len(self.targets):
+            raise NodeFaultError("the targets name a peer twice", self.targets)
 
     @property
     def drop(self) -> float:
@@ -102,41 +130,47 @@ class LinkFault(Record):
 
     @property
     def active(self) -> bool:
-        return bool(self.partition or self.delay_ms or self.drop_ppm)
+        return bool(self.partition or self.delay_ms or self.drop_ppm or self.byzantine)
+
+    @property
+    def behaviour(self) -> str:
+        """The simulator's name of the Byzantine behaviour ("" = honest)."""
+        return self.byzantine.decode()
 
     @classmethod
     def build(cls, base: LinkFault | None = None, *, partition: Iterable[str] | None = None,
               delay_ms: Any = None, drop: Any = None, seed: Any = None,
-              known: Iterable[str] = (), own: str = "") -> LinkFault:
+              byzantine: Any = None, targets: Any = None,
+              known: Iterable[str] = (), own: str = "", engine: str | None = None) -> LinkFault:
         """``base`` with the given fields replaced (None: keep), checked with clear sentences.
 
         ``known``: the peer names a partition may name (the validators, the connected peers);
-        ``own``: this node's name, which it cannot cut itself off from."""
+        ``own``: this node's name, which it cannot cut itself off from; ``engine``: the
+        consensus type (a Byzantine behaviour needs tbft or pbft; None: not checked).
+        ``byzantine=""`` makes the node honest again (and forgets its targets)."""
         fault = base or cls()
         changes: dict[str, Any] = {}
         if partition is not None:
-            if isinstance(partition, (str, bytes)) or not isinstance(partition, (list, tuple)):
-                raise NodeFaultError(f"partition must be a list of peer names like "
-                                     f"['node2', 'node3'], got {partition!r:.60}", partition)
-            known_set = set(known)
-            names = []
-            for name in partition:
-                if not isinstance(name, str) or not name:
-                    raise NodeFaultError(f"partition entries are peer names like 'node2', got "
-                                         f"{name!r:.40}", name)
-                if name == own:
-                    raise NodeFaultError(f"{own} cannot be partitioned from itself: name the "
-                                         "other nodes to cut it off from them", name)
-                if name not in known_set:
-                    listing = ", ".join(sorted(known_set - {own})) or "no peer yet"
-                    raise NodeFaultError(f"unknown peer {name!r:.40} in the partition; this "
-                                         f"node knows {listing}", name)
-                if name.encode() in names:
-                    raise NodeFaultError(f"the partition names {name} twice", name)
-                names.append(name.encode())
-            if len(names) > MAX_PARTITION:
-                raise NodeFaultError(f"a partition names at most {MAX_PARTITION} peers", partition)
-            changes["partition"] = tuple(names)
+            changes["partition"] = _peer_names(partition, "partition", known, own)
+        if byzantine is not None:
+            if not isinstance(byzantine, str):
+                raise NodeFaultError(f"byzantine is a behaviour name like 'double-vote', got "
+                                     f"{byzantine!r:.40}", byzantine)
+            if byzantine in ("", "none"):
+                changes["byzantine"], changes["targets"] = b"", ()
+            else:
+                try:
+                    changes["byzantine"] = node_behaviour(byzantine).encode()
+                except FaultError as exc:
+                    raise NodeFaultError(exc.message, byzantine) from None
+                if engine is not None and engine not in BYZANTINE_ENGINES:
+                    raise NodeFaultError(f"a Byzantine behaviour needs a BFT engine "
+                                         f"({' or '.join(BYZANTINE_ENGINES)}); this chain runs "
+                                         f"{engine or 'no consensus engine'}", byzantine)
+                if changes["byzantine"] != b"double_vote" and targets is None:
+                    changes["targets"] = ()
+        if targets is not None:
+            changes["targets"] = _peer_names(targets, "targets", known, own)
         if delay_ms is not None:
             if not _number(delay_ms) or delay_ms != delay_ms:
                 raise NodeFaultError(f"delay_ms must be a number of milliseconds, got "
@@ -163,7 +197,36 @@ class LinkFault(Record):
         """The JSON ``getfaults`` shows: names as text, the drop as a probability."""
         return {"partition": [n.decode("utf-8", "replace") for n in self.partition],
                 "delay_ms": self.delay_ms, "drop": self.drop, "seed": self.seed,
+                "byzantine": CLI_NAMES.get(self.behaviour) if self.byzantine else None,
+                "targets": [n.decode("utf-8", "replace") for n in self.targets],
                 "active": self.active}
+
+
+def _peer_names(value: Any, field: str, known: Iterable[str], own: str) -> tuple[bytes, ...]:
+    """A list of peer names for ``field`` (partition, targets), each known and not ``own``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise NodeFaultError(f"{field} must be a list of peer names like ['node2', 'node3'], got "
+                             f"{value!r:.60}", value)
+    known_set = set(known)
+    names: list[bytes] = []
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise NodeFaultError(f"{field} entries are peer names like 'node2', got {name!r:.40}", name)
+        if name == own:
+            raise NodeFaultError(f"{own} cannot be partitioned from itself: name the other nodes "
+                                 "to cut it off from them" if field == "partition" else
+                                 f"{own} cannot name itself in the {field}", name)
+        if name not in known_set:
+            listing = ", ".join(sorted(known_set - {own})) or "no peer yet"
+            raise NodeFaultError(f"unknown peer {name!r:.40} in the {field}; this node knows "
+                                 f"{listing}", name)
+        if name.encode() in names:
+            raise NodeFaultError(f"the {field} names {name} twice", name)
+        names.append(name.encode())
+    if len(names) > MAX_PARTITION:
+        raise NodeFaultError(f"a partition names at most {MAX_PARTITION} peers" if field == "partition"
+                             else f"the {field} name at most {MAX_PARTITION} peers", value)
+    return tuple(names)
 
 
 NO_FAULT = LinkFault()
@@ -245,30 +308,60 @@ def fault_methods(node: Node) -> list[Method]:
     """``setfault``, ``getfaults``, ``clearfaults`` (registered by ``methods.build_methods``)."""
     faults = node.p2p.faults
 
-    def setfault(partition: Any = None, delay_ms: Any = None, drop: Any = None, seed: Any = None) -> dict:
+    spec = node.params.consensus
+    engine = spec.type if spec is not None else ""
+
+    def apply(fault: LinkFault) -> dict:
+        faults.set(fault)
+        if node.consensus is not None:
+            node.consensus.set_byzantine(fault.behaviour, [t.decode() for t in fault.targets])
+        return faults.report()
+
+    def setfault(partition: Any = None, delay_ms: Any = None, drop: Any = None, seed: Any = None,
+                 byzantine: Any = None, targets: Any = None) -> dict:
         try:
             fault = LinkFault.build(faults.fault, partition=partition, delay_ms=delay_ms, drop=drop,
-                                    seed=seed, known=known_peers(node), own=node.name)
+                                    seed=seed, byzantine=byzantine, targets=targets,
+                                    known=known_peers(node), own=node.name, engine=engine)
         except NodeFaultError as exc:
             raise RpcError(Code.INVALID_PARAMS, exc.message, obj=exc.obj) from None
-        faults.set(fault)
-        return faults.report()
+        return apply(fault)
 
     def getfaults() -> dict:
         return faults.report()
 
     def clearfaults() -> dict:
-        faults.clear()
-        return faults.report()
+        return apply(NO_FAULT)
+
+    def getevidence() -> dict:
+        if node.consensus is None:
+            return {"engine": "", "evidence": [], "rejected": 0}
+        return node.consensus.evidence_report()
+
+    def submitevidence(evidence: Any) -> dict:
+        if node.consensus is None:
+            raise RpcError(Code.INVALID_PARAMS, "this chain runs no consensus engine: there are no "
+                           "votes to equivocate with", obj=evidence)
+        try:
+            return node.consensus.submit_evidence(evidence)
+        except LabchainError as exc:
+            raise RpcError(Code.INVALID_PARAMS, f"evidence rejected: {exc.message}", obj=exc.obj) from None
 
     P = Param
     return [
         Method("setfault", setfault, (P("partition", "any", False), P("delay_ms", "any", False),
-                                      P("drop", "any", False), P("seed", "any", False)),
-               "inject link faults: partition [peer names], delay_ms, drop probability, seed "
-               "(given fields replace, others stay; in memory only)"),
-        Method("getfaults", getfaults, (), "the link faults in force and what they dropped or delayed"),
-        Method("clearfaults", clearfaults, (), "remove every link fault"),
+                                      P("drop", "any", False), P("seed", "any", False),
+                                      P("byzantine", "any", False), P("targets", "any", False)),
+               "inject faults: partition [peer names], delay_ms, drop probability, seed, byzantine "
+               f"behaviour ({', '.join(NODE_BEHAVIOURS)}; '' = honest), targets [peers of a double "
+               "vote] (given fields replace, others stay; in memory only)"),
+        Method("getfaults", getfaults, (), "the faults in force and what they dropped or delayed"),
+        Method("clearfaults", clearfaults, (), "remove every fault (the engine is honest again)"),
+        Method("getevidence", getevidence, (),
+               "equivocation evidence this node holds (two signed votes of one validator for "
+               "different blocks at one height and round), and the certificate height recording each"),
+        Method("submitevidence", submitevidence, (P("evidence", "str"),),
+               "hand this node duplicate-vote evidence (hex): checked, pooled and gossiped if new"),
     ]
 
 

@@ -65,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kill.add_argument("node", type=int)
     restart = command("restart", cmd_restart, "(re)start one node on its data dir")
     restart.add_argument("node", type=int)
-    fault = command("fault", cmd_fault, "inject link faults on one node (partition, delay, drop), or "
-                    "--clear them; no option: show them. In memory: a restart clears them")
+    fault = command("fault", cmd_fault, "inject faults on one node (partition, delay, drop, a Byzantine "
+                    "engine), or --clear them; no option: show them. In memory: a restart clears them")
     fault.add_argument("node", type=int, help="node index")
     fault.add_argument("--partition", metavar="PEERS", default=None,
                        help="comma-separated peers to cut this node off from: node2,node3 or 2,3")
@@ -75,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fault.add_argument("--drop", type=float, default=None, metavar="P",
                        help="drop this fraction (0 to 1) of the consensus messages it sends")
     fault.add_argument("--seed", type=int, default=None, help="seed of the drop draws (default 0)")
+    fault.add_argument("--byzantine", default=None, metavar="BEHAVIOUR",
+                       help="make its TBFT/PBFT engine Byzantine: double-vote, double-propose, "
+                            "invalid-vote, withhold-votes, lie-round; 'none' = honest again")
+    fault.add_argument("--targets", metavar="PEERS", default=None,
+                       help="with --byzantine double-vote: the peers that also get the conflicting "
+                            "votes (node2,node3 or 2,3; default every peer)")
     fault.add_argument("--clear", action="store_true", help="remove every fault of this node")
     fault.add_argument("--json", action="store_true", help="machine-readable output")
     logs = command("logs", cmd_logs, "print a node's log")
@@ -205,7 +211,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
-    setting = [args.partition, args.delay_ms, args.drop, args.seed]
+    setting = [args.partition, args.delay_ms, args.drop, args.seed, args.byzantine, args.targets]
     if args.clear and any(v is not None for v in setting):
         raise TestnetError("--clear removes every fault: give it alone, then set new ones")
     net = _connect(args)
@@ -214,10 +220,11 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if args.clear:
         report = node.clear_faults()
     elif any(v is not None for v in setting):
-        peers = None
-        if args.partition is not None:
-            peers = [int(p) if p.strip().isdigit() else p.strip() for p in args.partition.split(",") if p.strip()]
-        report = node.set_fault(peers, args.delay_ms, args.drop, args.seed)
+        def peers(text):
+            return None if text is None else [int(p) if p.strip().isdigit() else p.strip()
+                                              for p in text.split(",") if p.strip()]
+        report = node.set_fault(peers(args.partition), args.delay_ms, args.drop, args.seed,
+                                args.byzantine, peers(args.targets))
     else:
         report = node.faults()
     if args.json:
@@ -230,6 +237,9 @@ def cmd_fault(args: argparse.Namespace) -> int:
         parts.append(f"sends {report['delay_ms']} ms late")
     if report["drop"]:
         parts.append(f"drops {report['drop']:.0%} of its consensus messages (seed {report['seed']})")
+    if report.get("byzantine"):
+        parts.append(f"Byzantine: {report['byzantine']}" + (
+            f" towards {', '.join(report['targets'])}" if report.get("targets") else ""))
     print(f"node{args.node}: " + ("; ".join(parts) if parts else "no fault"))
     dropped = sum(report["dropped_out"].values()) + sum(report["dropped_in"].values())
     if dropped or report["delayed"]:

@@ -111,12 +111,21 @@ class TestnetNode:
 
     # -- link faults on this node (labchain/node/faults.py; in memory: a restart clears them) --
     def set_fault(self, partition: Iterable[str | int] | None = None, delay_ms: float | None = None,
-                  drop: float | None = None, seed: int | None = None) -> dict:
+                  drop: float | None = None, seed: int | None = None, byzantine: str | None = None,
+                  targets: Iterable[str | int] | None = None) -> dict:
         """``setfault`` on this node: ``partition=["node2", 3]`` (names or indexes) cuts it off
         from those peers, ``delay_ms`` holds what it sends, ``drop`` discards that fraction of
-        its consensus messages (seeded). Given fields replace, the others stay."""
-        names = None if partition is None else [f"node{p}" if type(p) is int else p for p in partition]
-        return self.rpc.setfault(names, delay_ms, drop, seed)
+        its consensus messages (seeded), ``byzantine="double-vote"`` (or ``double-propose``,
+        ...; ``""`` = honest) makes its engine Byzantine, ``targets`` the peers that get its
+        conflicting votes. Given fields replace, the others stay."""
+        def names(peers):
+            return None if peers is None else [f"node{p}" if type(p) is int else p for p in peers]
+        return self.rpc.setfault(names(partition), delay_ms, drop, seed, byzantine, names(targets))
+
+    def evidence(self) -> list[dict]:
+        """``getevidence``: the equivocation evidence this node holds (offender, height, round,
+        the two signed votes, ``recorded_at``: the certificate height that recorded it)."""
+        return self.rpc.getevidence()["evidence"]
 
     def faults(self) -> dict:
         return self.rpc.getfaults()

@@ -49,8 +49,9 @@ from labchain.consensus.engine import (
 )
 from labchain.consensus.tbft.messages import (
     PRECOMMIT, PREVOTE, PROPOSE, STEP_NAMES, CertificateError, CertVote, CommitCertificate,
-    Decision, DuplicateVoteEvidence, Precommit, Prevote, Proposal, SyncRequest,
-    proposal_sign_bytes, verify_commit_certificate, vote_sign_bytes,
+    MAX_CERT_EVIDENCE, Decision, DuplicateVoteEvidence, EvidenceError, EvidenceMsg, Precommit,
+    Prevote, Proposal, SyncRequest, proposal_sign_bytes, verify_commit_certificate, verify_evidence,
+    vote_sign_bytes,
 )
 from labchain.core.encoding import Record
 
@@ -174,7 +175,12 @@ class TBFTEngine(Engine):
         self._synced: set[tuple[str, int]] = set()    # (peer, height) decisions already sent
         self._asked: set[tuple[str, int]] = set()
         self._evidence_count: dict[tuple[str, int, int, int], int] = {}
+        #: the evidence pool: every distinct offence seen (detected, gossiped, in a certificate)
         self.evidence: list[DuplicateVoteEvidence] = []
+        self.evidence_keys: set[tuple[bytes, int, int, int]] = set()
+        #: offence key -> height of the commit certificate that recorded it on chain
+        self.recorded: dict[tuple[bytes, int, int, int], int] = {}
+        self.rejected_evidence = 0
         self._mine: list[Record] = []                 # what we broadcast at this height
 
     # --- helpers ------------------------------------------------------------------------
@@ -291,6 +297,12 @@ class TBFTEngine(Engine):
         if isinstance(message, Decision):
             self._on_decision(sender, message, out)
             self._progress(out)
+            return out
+        if isinstance(message, EvidenceMsg):
+            try:
+                self.receive_evidence(message.evidence, out)
+            except EvidenceError as exc:
+                out.append(Misbehaviour(sender, f"{sender} gossiped evidence that proves nothing: {exc}"))
             return out
         if not isinstance(message, (Proposal, Prevote, Precommit)):
             return [Misbehaviour(sender, f"{sender} sent a {type(message).__name__}, not a TBFT message")]
@@ -414,9 +426,48 @@ class TBFTEngine(Engine):
             return
         evidence = DuplicateVoteEvidence(a.validator, step, a.height, a.round, a.value_hash,
                                          a.signature, b.value_hash, b.signature)
-        self.evidence.append(evidence)
+        if self._add_evidence(evidence):
+            out.append(Broadcast(EvidenceMsg(evidence)))
         out.append(Misbehaviour(sender, f"{sender} signed two different {STEP_NAMES[step]}s at height "
                                         f"{a.height} round {a.round}", evidence.to_bytes()))
+
+    # --- the evidence pool --------------------------------------------------------------
+    def _add_evidence(self, evidence: DuplicateVoteEvidence) -> bool:
+        """Add to the pool; False if this offence is already there (de-duplication)."""
+        if evidence.key in self.evidence_keys:
+            return False
+        self.evidence_keys.add(evidence.key)
+        self.evidence.append(evidence)
+        return True
+
+    def receive_evidence(self, evidence: DuplicateVoteEvidence | bytes, out: list[Output]) -> bool:
+        """Evidence from a peer or a client: checked (both signatures the offender's, values
+        different; :class:`EvidenceError` naming why not), added if new and gossiped on.
+        Returns whether it was new."""
+        try:
+            if self.config.signatures:
+                evidence = verify_evidence(self.suite, {v: self.public_keys[v] for v in self.validators},
+                                           evidence, chain_id=self.config.chain_id)
+            else:
+                evidence = _decode_unsigned(evidence, self.validators)
+        except EvidenceError:
+            self.rejected_evidence += 1
+            raise
+        if not self._add_evidence(evidence):
+            return False
+        out.append(Broadcast(EvidenceMsg(evidence)))
+        return True
+
+    def _to_record(self) -> tuple[DuplicateVoteEvidence, ...]:
+        """Pool entries no certificate of ours recorded yet (marked recorded at this height)."""
+        chosen = tuple(e for e in self.evidence if e.key not in self.recorded)[:MAX_CERT_EVIDENCE]
+        for e in chosen:
+            self.recorded[e.key] = self.height
+        return chosen
+
+    def evidence_report(self) -> list[dict[str, Any]]:
+        """The pool for ``getevidence``: each offence and the certificate height recording it."""
+        return [{**e.describe(), "recorded_at": self.recorded.get(e.key)} for e in self.evidence]
 
     def _maybe_skip(self, round: int, out: list[Output]) -> None:
         """Line 55: f+1 power seen in a higher round -> go there."""
@@ -508,7 +559,7 @@ class TBFTEngine(Engine):
         votes = self.rounds[round].precommits
         chosen = tuple(CertVote(v.validator, v.signature) for (_, h), v in sorted(votes.items())
                        if h == value_hash)
-        return CommitCertificate(self.height, round, value_hash, chosen).to_bytes()
+        return CommitCertificate(self.height, round, value_hash, chosen, self._to_record()).to_bytes()
 
     def _decide(self, round: int, value_hash: bytes, out: list[Output]) -> None:
         self._commit(self.values[value_hash], self._certificate(round, value_hash), out)
@@ -555,20 +606,25 @@ class TBFTEngine(Engine):
                 self._pending.setdefault(d.height, d)
             return
         value_hash = self._hash(d.value)
-        if self.config.signatures:
-            try:
-                verify_commit_certificate(self.suite, {v: self.public_keys[v] for v in self.validators},
-                                          d.height, value_hash, d.certificate, weights=self.weights,
-                                          chain_id=self.config.chain_id)
-            except CertificateError as exc:
-                out.append(Misbehaviour(sender, f"{sender} sent a decision for height {d.height} "
-                                                f"with a bad certificate: {exc}"))
-                return
+        try:
+            if self.config.signatures:
+                cert = verify_commit_certificate(
+                    self.suite, {v: self.public_keys[v] for v in self.validators}, d.height,
+                    value_hash, d.certificate, weights=self.weights, chain_id=self.config.chain_id)
+            else:
+                cert = CommitCertificate.from_bytes(d.certificate)
+        except (CertificateError, ConsensusError, ValueError) as exc:
+            out.append(Misbehaviour(sender, f"{sender} sent a decision for height {d.height} "
+                                            f"with a bad certificate: {exc}"))
+            return
         reason = self.app.check(d.height, d.value)
         if reason is not None:
             out.append(Misbehaviour(sender, f"{sender} sent a certified decision for height "
                                             f"{d.height} that the application rejects: {reason}"))
             return
+        for evidence in cert.evidence:      # recorded on chain by the certificate we adopt
+            self._add_evidence(evidence)
+            self.recorded.setdefault(evidence.key, d.height)
         self._commit(d.value, d.certificate, out)
 
     # --- hooks for labchain.consensus.faults.ByzantineEngine ---------------------------
@@ -608,6 +664,19 @@ class TBFTEngine(Engine):
 
 
 MAX_SHOWN = 24
+
+
+def _decode_unsigned(evidence: DuplicateVoteEvidence | bytes, validators: tuple[str, ...]) -> DuplicateVoteEvidence:
+    """Evidence checks without signatures (benchmark networks): names a validator, two values."""
+    if not isinstance(evidence, DuplicateVoteEvidence):
+        try:
+            evidence = DuplicateVoteEvidence.from_bytes(evidence)
+        except (ConsensusError, ValueError) as exc:
+            raise EvidenceError(f"the evidence cannot be decoded: {exc}", evidence) from None
+    if evidence.validator.decode("utf-8", "replace") not in validators or \
+            evidence.value_hash_a == evidence.value_hash_b:
+        raise EvidenceError("the evidence names no validator or no second value", evidence)
+    return evidence
 #: the prefix of the value an ``invalid_vote`` Byzantine validator votes for
 INVALID_VALUE = b"invalid block "
 

@@ -17,6 +17,9 @@ commit certificate
 evidence
     Two signed votes of one validator, same step, height and round, different value hashes
     (:class:`DuplicateVoteEvidence`, Tendermint's name). Only a Byzantine validator signs both.
+    A node that detects one gossips it (:class:`EvidenceMsg`) and records it in the next commit
+    certificate it makes (``CommitCertificate.evidence``), where every node checking the
+    certificate checks both signatures again (:func:`verify_evidence`).
 
 Simplifications versus Tendermint/ChainMaker: validator ids travel as UTF-8 strings rather
 than addresses; no timestamps in votes (Tendermint's BFT time); the certificate lists the
@@ -136,19 +139,9 @@ class Decision(Record):
 
 
 @dataclass(frozen=True, slots=True)
-class CommitCertificate(Record):
-    """More than 2/3 of the voting power precommitted ``value_hash`` at (height, round)."""
-    height: int
-    round: int
-    value_hash: bytes
-    votes: tuple[CertVote, ...]
-    ENCODING = (("height", UInt(8)), ("round", UInt(4)), ("value_hash", FixedBytes(32)),
-                ("votes", ListOf(Nested(CertVote), 10_000)))
-
-
-@dataclass(frozen=True, slots=True)
 class DuplicateVoteEvidence(Record):
-    """Two signatures of ``validator`` for different values at one step, height and round."""
+    """Two signatures of ``validator`` (the offender) for different values at one step,
+    height and round: the two signed votes, each checkable with the offender's public key."""
     validator: bytes
     step: int
     height: int
@@ -161,8 +154,51 @@ class DuplicateVoteEvidence(Record):
                 ("round", UInt(4)), ("value_hash_a", VarBytes(32)), ("signature_a", VarBytes(MAX_SIG)),
                 ("value_hash_b", VarBytes(32)), ("signature_b", VarBytes(MAX_SIG)))
 
+    @property
+    def key(self) -> tuple[bytes, int, int, int]:
+        """What makes two pieces of evidence the same offence (de-duplication): who, step,
+        height, round (a third value in one round is the same offence)."""
+        return (self.validator, self.step, self.height, self.round)
 
-register_messages(Proposal, Prevote, Precommit, SyncRequest, Decision)
+    def describe(self) -> dict:
+        """The JSON ``getevidence`` shows."""
+        return {"offender": self.validator.decode("utf-8", "replace"), "step": STEP_NAMES.get(self.step, "?"),
+                "height": self.height, "round": self.round,
+                "votes": [{"value_hash": self.value_hash_a.hex(), "signature": self.signature_a.hex()},
+                          {"value_hash": self.value_hash_b.hex(), "signature": self.signature_b.hex()}],
+                "hex": self.to_bytes().hex()}
+
+
+#: evidence entries one commit certificate may carry (more wait for the next height)
+MAX_CERT_EVIDENCE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class CommitCertificate(Record):
+    """More than 2/3 of the voting power precommitted ``value_hash`` at (height, round).
+    ``evidence``: duplicate-vote evidence the deciding node held and had not yet recorded in an
+    earlier certificate of its own (how LabChain records equivocation on chain: the certificate
+    is stored beside the block and every node checks each entry, docs/consensus-bft.md)."""
+    height: int
+    round: int
+    value_hash: bytes
+    votes: tuple[CertVote, ...]
+    evidence: tuple[DuplicateVoteEvidence, ...] = ()
+    ENCODING = (("height", UInt(8)), ("round", UInt(4)), ("value_hash", FixedBytes(32)),
+                ("votes", ListOf(Nested(CertVote), 10_000)),
+                ("evidence", ListOf(Nested(DuplicateVoteEvidence), MAX_CERT_EVIDENCE)))
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceMsg(Record):
+    """Gossip of one piece of duplicate-vote evidence: a node that detects an equivocation
+    broadcasts it, so validators that received only one of the two votes learn it too."""
+    evidence: DuplicateVoteEvidence
+    COMMAND = b"tbft.evidence"
+    ENCODING = (("evidence", Nested(DuplicateVoteEvidence)),)
+
+
+register_messages(Proposal, Prevote, Precommit, SyncRequest, Decision, EvidenceMsg)
 
 
 def _power(weights: Mapping[str, int] | None, validators: Mapping[str, bytes], who: str) -> int:
@@ -208,6 +244,16 @@ def verify_commit_certificate(suite, validators_pubkeys: Mapping[str, bytes], he
     if 3 * power <= 2 * total:
         raise CertificateError(f"the certificate holds {power} of {total} voting power, not more "
                                f"than two thirds", cert)
+    for evidence in cert.evidence:
+        if evidence.height > height:
+            raise CertificateError(f"the certificate of height {height} records evidence of height "
+                                   f"{evidence.height}, which was not reached yet", cert)
+        try:
+            verify_evidence(suite, validators_pubkeys, evidence, chain_id=chain_id)
+        except EvidenceError as exc:
+            raise CertificateError(f"the certificate records bad evidence: {exc}", cert) from None
+    if len({e.key for e in cert.evidence}) != len(cert.evidence):
+        raise CertificateError("the certificate records one offence twice", cert)
     return cert
 
 

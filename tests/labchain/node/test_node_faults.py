@@ -26,7 +26,7 @@ def test_a_link_fault_round_trips_through_bytes_and_json():
     assert LinkFault.from_bytes(fault.to_bytes()) == fault
     assert LinkFault.from_json(json.loads(json.dumps(fault.to_json()))) == fault
     assert fault.describe() == {"partition": ["node2", "node3"], "delay_ms": 200, "drop": 0.3,
-                                "seed": 7, "active": True}
+                                "seed": 7, "byzantine": None, "targets": [], "active": True}
 
 
 def test_setting_one_field_keeps_the_others_and_the_empty_fault_is_inactive():
@@ -57,7 +57,7 @@ def test_a_bad_fault_is_refused_with_a_sentence_naming_the_value(fields, words):
 
 def test_decoded_bytes_with_a_probability_above_one_are_refused():
     out = bytearray()
-    for (name, codec), value in zip(LinkFault.ENCODING, ((), 0, 2_000_000, 0)):
+    for (name, codec), value in zip(LinkFault.ENCODING, ((), 0, 2_000_000, 0, b"", ())):
         codec.write(out, value, name)
     with pytest.raises(EncodingError, match="drop_ppm is 2000000, more than 1000000"):
         LinkFault.from_bytes(bytes(out))
