@@ -3,10 +3,14 @@ ByzantineEngine inside labchain/node/consensus.py) and equivocation evidence: th
 its checks, then 4 real TBFT validator processes where node1 double-votes (the conflicting
 votes only to node3, so node0 and node2 learn of it from the evidence gossip): the chain stays
 one chain and keeps committing, every honest node holds verified evidence naming node1 and a
-certificate records it; forged evidence over RPC is refused with the reason. The simulator's
-twin of this run is tests/labchain/consensus/tbft/test_tbft_evidence.py (same schedule)."""
+certificate records it; forged evidence over RPC is refused with the reason; the CLI sets and
+shows it; a double-proposing node cannot split the chain. PBFT: a double-voting backup is
+reported by the honest replicas, safely. The simulator's twin of the TBFT run is
+tests/labchain/consensus/tbft/test_tbft_evidence.py (same schedule)."""
 import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -135,3 +139,51 @@ def test_bad_byzantine_parameters_over_rpc_get_invalid_params_and_change_nothing
             rpc.setfault(None, None, None, None, kwargs["byzantine"], kwargs.get("targets"))
         assert info.value.code == -32602
     assert rpc.getfaults()["active"] is False
+
+
+def _cli(tn, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labchain.cli", "testnet", "fault", *args, "--dir",
+                           str(tn.dir)], capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_shows_the_byzantine_node_and_refuses_a_bad_behaviour(double_voted):
+    shown = _cli(double_voted, "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "node1: Byzantine: double-vote towards node3" in shown.stdout
+    bad = _cli(double_voted, "2", "--byzantine", "double-spend")
+    assert bad.returncode != 0 and "unknown Byzantine behaviour 'double-spend'" in bad.stderr + bad.stdout
+    assert double_voted.nodes[2].faults()["active"] is False
+
+
+def test_a_double_proposing_node_cannot_split_the_chain(double_voted):
+    tn = double_voted
+    assert tn.nodes[1].clear_faults()["active"] is False           # one faulty node at a time
+    tn.nodes[2].set_fault(byzantine="double-propose")
+    start = max(heights(tn, range(4)))
+    wait_for(lambda: min(heights(tn, [0, 1, 3])) >= start + 6,    # node2 proposes 1 in 4
+             "the others to commit 6 blocks past a double-proposing node2", timeout=80)
+    for i in (1, 3):                       # the second half of the honest peers got the forgery
+        tn.nodes[i].wait_for_log(r"proposal at height \d+ refused: the value is not a utxo block")
+    assert_same_chain(tn, [0, 1, 2, 3], min(heights(tn, range(4))))
+    tn.nodes[2].clear_faults()
+
+
+def test_pbft_double_voting_backup_is_reported_and_the_chain_stays_one(tmp_path):
+    with Testnet.start(nodes=4, topology="full", config="pbft-4", dir=tmp_path / "h_pbft",
+                       timeout=120) as tn:
+        wait_for(lambda: min(heights(tn, range(4))) >= 2, "the first PBFT blocks", timeout=120)
+        tn.nodes[2].set_fault(byzantine="double-vote")
+        start = max(heights(tn, [0, 1, 3]))
+        for i in (0, 1, 3):
+            wait_for(lambda: _names_node2(tn.nodes[i].rpc.getevidence()),
+                     f"node{i} to report node2's equivocation", timeout=60)
+        wait_for(lambda: min(heights(tn, [0, 1, 3])) >= start + 3,
+                 "the honest replicas to keep committing", timeout=60)
+        assert_same_chain(tn, [0, 1, 3], min(heights(tn, [0, 1, 3])))
+        with pytest.raises(RpcError, match="keeps no evidence pool"):
+            tn.nodes[0].rpc.submitevidence("00")
+
+
+def _names_node2(report) -> bool:
+    return report["engine"] == "pbft" and bool(report["evidence"]) and all(
+        e["offender"] == "node2" and "equivocation" in e["reason"] for e in report["evidence"])
