@@ -37,8 +37,8 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from labchain.core.encoding import ListOf, Nested, Record, UInt, VarBytes
-from labchain.core.errors import EncodingError
-from labchain.identity.errors import GovernanceError, IdentityError
+from labchain.core.errors import EncodingError, LabchainError
+from labchain.identity.errors import GovernanceError
 from labchain.identity.governance import ConfigUpdate, ConsortiumConfig, apply_member_op, check_config_update
 from labchain.identity.governance import apply_config_update
 from labchain.identity.members import MemberOp, MemberStore
@@ -197,7 +197,7 @@ class GovernanceState:
                 raise GovernanceError(error or "no governance record", txid)
             kind, description = KINDS.get(gtx.kind, str(gtx.kind)), gtx.describe()
             config, members, applied = self._next(gtx, now)
-        except IdentityError as exc:
+        except (LabchainError, ValueError) as exc:     # IdentityError and any decoding error
             kind = KINDS.get(gtx.kind, "?") if gtx is not None else "?"
             description = _safe_describe(gtx)
             outcome = Outcome(height, txid, kind, description, False, str(exc), self.config.sequence)
@@ -212,5 +212,5 @@ def _safe_describe(gtx: GovernanceTx | None) -> str:
         return "undecodable governance data"
     try:
         return gtx.describe()
-    except IdentityError:
+    except (LabchainError, ValueError):
         return f"governance kind {gtx.kind}"

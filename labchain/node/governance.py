@@ -125,7 +125,11 @@ def register(node: Node, auth, members) -> ChainGovernance:
 
     async def on_update(update) -> None:
         before = gov.state.members
-        state = gov.refresh()
+        try:
+            state = gov.refresh()
+        except (LabchainError, ValueError) as exc:  # never break the node's block path
+            log.error("governance replay failed at height %d: %s", node.chain.height, exc)
+            return
         if state.members != before:
             result = await auth.follow(state.members, node.p2p.peers.values())
             log.info("member store changed by governance at height %d; dropped peers %s",

@@ -109,3 +109,27 @@ def test_a_replayed_member_operation_reads_in_chinese(consortium, members, monke
         state.apply(op, 3, "aa", LATER).check(op, LATER)
     assert "已经执行过" in str(info.value) and "org2" in str(info.value)
     assert not replay.history[-1].accepted
+
+
+def test_garbled_governance_data_never_breaks_the_replay(consortium, members):
+    """What a block may carry after the prefix: random bytes and single-byte mutations of a valid
+    record. The replay records each as accepted or rejected and never raises."""
+    import random
+
+    rng = random.Random(12)
+    state = GovernanceState.genesis("c1", members)
+    good = endorsed(consortium, freeze(consortium), "org1").to_data()
+    samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))) for _ in range(150)]
+    for _ in range(350):
+        raw = bytearray(good)
+        raw[rng.randrange(len(DATA_PREFIX), len(raw))] = rng.randrange(256)
+        samples.append(bytes(raw))
+    for i, sample in enumerate(samples):
+        data = sample if sample.startswith(DATA_PREFIX) else DATA_PREFIX + sample
+        try:
+            gtx, error = GovernanceTx.from_data(data), ""
+        except GovernanceError as exc:
+            gtx, error = None, str(exc)
+        after = state.apply(gtx, i + 1, f"{i:x}", LATER, error)
+        assert len(after.history) == 1
+        assert after.history[0].accepted == (after.members != state.members)
