@@ -170,3 +170,20 @@ def test_the_governance_command_line_shows_checks_and_refuses_without_a_tracebac
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "governance rejected" in refused.stderr and "missing org2" in refused.stderr
+
+
+def test_governance_on_the_utxo_consortium_is_refused_with_a_sentence(tmp_path):
+    """consortium-4org (pow, UTXO: labs 09 and 14) keeps working as before; its transactions'
+    memo cannot carry endorsements, and sendgovernance says so."""
+    tn = Testnet.start(config="consortium-4org", dir=tmp_path / "pow", timeout=120)
+    try:
+        gov = tn.governance
+        gtx = gov.endorse(gov.propose_member_op("freeze", "consensus1.org2"), ["org1"])
+        assert gov.check(gtx)["accepted"] is True
+        with pytest.raises(RpcError, match="need an account-ledger chain"):
+            gov.send(gtx)
+        assert gov.state()["supported"] is False and gov.state()["frozen"] == []
+        tn.nodes[0].rpc.generate(1)
+        assert tn.sync_blocks(timeout=60) == tn.nodes[4].rpc.getbestblockhash()
+    finally:
+        tn.down()
