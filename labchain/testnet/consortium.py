@@ -140,14 +140,16 @@ class Governance:
         return self.testnet.nodes[self.node if node is None else node].rpc
 
     def _member(self, org: str, name: str) -> dict:
+        from labchain.testnet.backend import TestnetError
+
         for entry in self.manifest["orgs"]:
             if entry["org_id"] == org:
                 for m in entry["members"]:
                     if m["name"] == name:
                         return m
                 names = ", ".join(m["name"] for m in entry["members"])
-                raise ValueError(f"org {org} has no member {name!r} (it has {names})")
-        raise ValueError(f"no org {org!r} in this consortium (orgs: {', '.join(self.orgs())})")
+                raise TestnetError(f"org {org} has no member {name!r} (it has {names})", name)
+        raise TestnetError(f"no org {org!r} in this consortium (orgs: {', '.join(self.orgs())})", org)
 
     def orgs(self) -> list[str]:
         return [entry["org_id"] for entry in self.manifest["orgs"]]
@@ -253,8 +255,8 @@ def cmd_governance(args) -> int:
         gtx = (gov.propose_config([tuple(args.args)]) if args.action == "config"
                else gov.propose_member_op(args.action, args.args[0]))
         gtx = gov.endorse(gtx, [o.strip() for o in args.orgs.split(",") if o.strip()])
-    except (ValueError, OSError) as exc:
-        raise TestnetError(str(exc)) from None
+    except OSError as exc:         # a key or certificate file of crypto-config that cannot be read
+        raise TestnetError(f"cannot read the admin's files: {exc}") from None
     answer = gov.check(gtx) if args.check else gov.send(gtx)
     if args.json:
         print(json.dumps(answer, indent=1))

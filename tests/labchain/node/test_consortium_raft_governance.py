@@ -170,6 +170,10 @@ def test_the_governance_command_line_shows_checks_and_refuses_without_a_tracebac
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "governance rejected" in refused.stderr and "missing org2" in refused.stderr
+    unknown = subprocess.run(base + ["freeze", "consensus1.org9", "--orgs", "org1"] + where,
+                             capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "no org 'org9' in this consortium" in unknown.stderr
 
 
 def test_governance_on_the_utxo_consortium_is_refused_with_a_sentence(tmp_path):
