@@ -128,3 +128,23 @@ class local_hub:
         from labchain.deploy.hub.service import hub_down
 
         hub_down(self.settings.state_dir, stop_servers=True, log=lambda line: None)
+
+
+def _run(module: str, name: str, args, timeout: float) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, f"{name} {' '.join(map(str, args))}: {out.stdout}{out.stderr}"
+    return out.stdout
+
+
+def labchain(*args, timeout: float = 300) -> str:
+    """Run ``labchain ARGS`` as a real process; its stdout (fails the test on a non-zero exit)."""
+    return _run("labchain.cli", "labchain", args, timeout)
+
+
+def grade(*args, timeout: float = 600) -> str:
+    """Run ``labchain-grade ARGS`` as a real process; its stdout."""
+    return _run("grading.cli", "labchain-grade", args, timeout)

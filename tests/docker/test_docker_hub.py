@@ -72,7 +72,8 @@ def hub(tmp_path_factory, docker_client, lab_image, students):
     state = tmp_path_factory.mktemp("hub")
     settings = HubSettings(state_dir=state, public_port=18000, proxy_api_port=18001, hub_port=18081,
                            image=lab_image.tag, db_url=f"{postgres_url().rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg2://')}/{db}",
-                           nodes=3, cull_idle_timeout=60, cull_every=10, activity_interval=10)
+                           nodes=3, cull_idle_timeout=60, cull_every=10, activity_interval=10,
+                           release_volume=f"{PREFIX}-hub-release")
     for sid in students:
         set_password(state, sid, PASSWORD)
     hub_up(settings, log=lambda line: None)
@@ -83,6 +84,10 @@ def hub(tmp_path_factory, docker_client, lab_image, students):
         hub_down(state, stop_servers=True, log=lambda line: None)
     finally:
         cleanup(docker_client, students)
+        try:
+            docker_client.volumes.get(settings.release_volume).remove(force=True)
+        except Exception:  # noqa: BLE001 - never made (no spawn) or already gone
+            pass
         conn.cursor().execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         conn.close()
 
@@ -118,8 +123,9 @@ def test_a_student_reaches_neither_the_other_server_nor_the_other_nodes(hub, stu
     assert seen == {targets[0]: "unreachable", targets[1]: "unreachable", targets[2]: "connected"}
     # files: B's home volume is not mounted in A's container
     a_lab = docker_client.containers.get(f"lc-{a}-hublab")
-    assert sorted(m["Name"] for m in a_lab.attrs["Mounts"] if m["Type"] == "volume") == [
-        f"lc-{a}-lab-home", f"lc-{a}-submit"]
+    mounts = {m["Name"]: (m["Destination"], m["RW"]) for m in a_lab.attrs["Mounts"] if m["Type"] == "volume"}
+    assert mounts == {f"lc-{a}-lab-home": ("/home/student", True), f"lc-{a}-submit": ("/srv/submit", True),
+                      f"lc-{a}-feedback": ("/srv/feedback", False), hub.release_volume: ("/srv/release", False)}
 
 
 SUBMIT = """
@@ -132,21 +138,147 @@ print(submit("lab01", nb))
 
 
 def test_a_submission_reaches_the_instructors_gather_and_no_other_student(hub, students, tmp_path):
-    from labchain.deploy.hub.exchange import gather
+    from labchain.deploy.hub.volumes import gather
 
     a, b = students[:2]
     spawn(hub, a)
     spawn(hub, b)
     out = run_in_kernel(hub.public_url, a, user_token(hub, a), SUBMIT.format(who=a)).strip()
-    assert out == "/srv/submit/lab01/lab01.ipynb"
+    assert out.startswith("/srv/submit/lab01/") and out.endswith("Z/lab01.ipynb")   # <stamp>/lab01.ipynb
     seen = run_in_kernel(hub.public_url, b, user_token(hub, b),
                          "import os; print(sorted(os.listdir('/srv/submit')))").strip()
     assert seen == "[]"                                   # B's outbox is B's own, and empty
-    found = gather(tmp_path / "incoming")
-    assert found[a] == ["lab01"] and b not in found
+    found = gather(tmp_path / "incoming").found
+    assert list(found[a]) == ["lab01"] and b not in found
     got = json.loads((tmp_path / "incoming" / a / "lab01" / "lab01.ipynb").read_text())
     assert got["metadata"]["who"] == a                  # the layout labchain-grade collect imports
     assert (tmp_path / "incoming" / a / "lab01" / "timestamp.txt").is_file()
+
+
+HUBLAB = "hublab"
+
+
+def write_lab(labs) -> None:
+    """A small graded lab (one solution cell, one test cell with a hidden test, 2 points)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    def meta(grade_id, **flags):
+        return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "locked": not flags.get("solution"),
+                             "grade": False, "solution": False, **flags}}
+    nb = new_notebook(cells=[
+        new_markdown_cell("Write `double(x)`."),
+        new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                      metadata=meta("double", solution=True)),
+        new_code_cell("assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
+                      metadata=meta("test_double", grade=True, points=2)),
+    ])
+    (labs / HUBLAB).mkdir(parents=True)
+    nbformat.write(nb, labs / HUBLAB / f"{HUBLAB}.ipynb")
+
+
+FETCH_AND_SUBMIT = """
+import json, pathlib
+from labchain.deploy.hub.exchange import fetch, submit
+folder = fetch("hublab")
+nb = folder / "hublab.ipynb"
+first = submit("hublab", nb)                         # the untouched student version
+book = json.loads(nb.read_text())
+for cell in book["cells"]:
+    if cell["metadata"].get("nbgrader", {}).get("solution"):
+        cell["source"] = "def double(x):\\n    return x + x"
+nb.write_text(json.dumps(book))
+second = submit("hublab", nb)
+again = fetch("hublab")                              # the solved notebook is not overwritten
+print(json.dumps([str(folder), str(again), str(first), str(second)]))
+"""
+READ_FEEDBACK = """
+import hashlib, json, os
+from labchain.deploy.hub.exchange import feedback
+pages = feedback("hublab")
+print(json.dumps([str(p) for p in pages] + [hashlib.sha256(pages[0].read_bytes()).hexdigest()]))
+"""
+B_LOOKS = """
+import json, os
+out = {"feedback": sorted(os.listdir("/srv/feedback")), "release": sorted(os.listdir("/srv/release"))}
+try:
+    open("/srv/release/hublab/mine.txt", "w")
+    out["write"] = "written"
+except OSError as exc:
+    out["write"] = type(exc).__name__
+try:
+    from labchain.deploy.hub.exchange import feedback
+    feedback("hublab")
+except Exception as exc:
+    out["error"] = str(exc)
+print(json.dumps(out))
+"""
+PLANT = """
+import os
+os.symlink("/etc", "/srv/submit/etc")
+open("/srv/submit/hublab/notes.txt", "w").write("stray")
+print("planted")
+"""
+
+
+def _score(course, student) -> str:
+    import csv
+
+    rows = {r[0]: r for r in csv.reader((course / "exports" / "grades-canvas.csv").open())}
+    return rows[student][-1]                            # Student, ID, ..., <the one lab>
+
+
+@pytest.mark.timeout(900)
+def test_a_released_lab_is_fetched_submitted_twice_graded_and_only_its_author_sees_the_feedback(
+        hub, students, tmp_path, docker_client):
+    import hashlib
+
+    from labchain.deploy.hub.volumes import gather, release, return_feedback
+    from hubkit import grade
+
+    a, b = students[:2]
+    write_lab(tmp_path / "labs")
+    course = tmp_path / "course"
+    grade("init", course, "--labs-dir", tmp_path / "labs")
+    grade("generate", "--course", course)
+    assert release(course, HUBLAB, hub.release_volume).replaced is False   # no image rebuild
+    spawn(hub, a)
+    spawn(hub, b)
+    folder, again, first, second = json.loads(run_in_kernel(
+        hub.public_url, a, user_token(hub, a), FETCH_AND_SUBMIT).strip().splitlines()[-1])
+    assert folder == f"/home/student/labs/{HUBLAB}" and again == f"/home/student/labs/{HUBLAB}-2"
+    assert first != second
+    assert run_in_kernel(hub.public_url, a, user_token(hub, a), PLANT).strip() == "planted"
+
+    got = gather(tmp_path / "incoming")
+    assert got.found[a][HUBLAB].count == 2 and got.found[a][HUBLAB].newest == second.split("/")[-2]
+    assert b not in got.found
+    said = "\n".join(got.skipped)
+    assert f"{a}: etc in the outbox is not a lab folder (a symbolic link)" in said
+    assert f"{a}: {HUBLAB}/notes.txt is not a submission (a file)" in said
+    assert not (tmp_path / "incoming" / a / "etc").exists()
+
+    grade("collect", "--course", course, tmp_path / "incoming")
+    grade("autograde", HUBLAB, "--course", course, "--sandbox", "os")
+    grade("export", "--course", course, "--format", "canvas")
+    assert float(_score(course, a)) == 2                # the newest (solved) submission was graded
+    grade("feedback", "--course", course)
+    page = course / "feedback" / a / HUBLAB / f"{HUBLAB}.html"
+    assert page.is_file()
+    returned = return_feedback(course)
+    assert returned.delivered == {a: [HUBLAB]}
+
+    said, listed = run_in_kernel(hub.public_url, a, user_token(hub, a), READ_FEEDBACK).strip().splitlines()
+    assert said.startswith(f"your feedback on {HUBLAB} is in /home/student/labs/feedback/{HUBLAB}")
+    *paths, digest = json.loads(listed)
+    assert paths == [f"/home/student/labs/feedback/{HUBLAB}/{HUBLAB}.html"]
+    assert digest == hashlib.sha256(page.read_bytes()).hexdigest()    # A sees A's own page
+    seen = json.loads(run_in_kernel(hub.public_url, b, user_token(hub, b), B_LOOKS).strip())
+    assert seen["feedback"] == [] and seen["release"] == [HUBLAB]     # B: the release, none of A's feedback
+    assert seen["write"] in ("OSError", "PermissionError")           # the release is read-only
+    assert "no feedback on hublab" in seen["error"]
+    b_lab = docker_client.containers.get(f"lc-{b}-hublab")
+    assert not [m for m in b_lab.attrs["Mounts"] if a in (m.get("Name") or "")]
 
 
 def test_the_culler_stops_an_idle_server_and_its_nodes_and_a_new_login_resumes_the_chain(

@@ -1,6 +1,6 @@
 """The class server: JupyterHub with a lab server and a private Docker testnet per student.
 
-``labchain hub up|status|down|passwd`` (docs/hub.md). Parts:
+``labchain hub up|status|down|passwd|release|gather|return-feedback|lti-jwks`` (docs/hub.md). Parts:
 
 * :mod:`.settings` -- ``HubSettings``: one small YAML file of optional keys, checked up front;
 * :mod:`.service` -- starts configurable-http-proxy and JupyterHub as two processes, checks
@@ -9,7 +9,10 @@
 * :mod:`.spawner` -- DockerSpawner + the student's testnet (up before spawn, stopped after);
 * :mod:`.auth` -- the password-file authenticator for a class without an LMS;
 * :mod:`.lti` -- LTI 1.3 launches (hashed student ids) and the tool key for grade passback;
-* :mod:`.exchange` -- a submission outbox volume per student, gathered for ``labchain-grade collect``.
+* :mod:`.exchange` -- the student's side of the assignment flow: fetch a released lab, submit
+  (every submission kept), read returned feedback;
+* :mod:`.volumes` -- the host's side: the release, outbox and feedback volumes; release, gather
+  (newest submission) and return feedback.
 
 Terminology: *hub* (JupyterHub: logins, spawning, the REST API), *proxy*
 (configurable-http-proxy: the one public port, routing ``/user/<id>/`` to each lab server),

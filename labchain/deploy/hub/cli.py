@@ -1,4 +1,4 @@
-"""``labchain hub up|status|down|passwd|gather|lti-jwks``: the class server from the command line (docs/hub.md).
+"""``labchain hub up|status|down|passwd|release|gather|return-feedback|lti-jwks``: the class server from the command line (docs/hub.md).
 
 Exit codes: 0 done; 1 an error (the sentence says which key, port or image) or, for `status`, the
 hub not running; 2 a usage error, as every labchain command.
@@ -44,10 +44,21 @@ def register(subparsers) -> None:
     passwd.add_argument("student", help="the student id (their hub user name)")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     passwd.set_defaults(func=_cmd_passwd)
-    gather = sub.add_parser("gather", help="copy every student's submissions into OUT/<student>/<lab>/ "
-                                           "for labchain-grade collect")
+    release = sub.add_parser("release", parents=[common],
+                             help="put a lab's student version (COURSE/release/LAB) on the hub for "
+                                  "students to fetch; no image rebuild")
+    release.add_argument("course", type=Path, help="the course folder (labchain-grade init/generate)")
+    release.add_argument("lab", help="the lab to release, e.g. 01-hashes-merkle")
+    release.set_defaults(func=_cmd_release)
+    gather = sub.add_parser("gather", help="copy every student's newest submission of each lab into "
+                                           "OUT/<student>/<lab>/ for labchain-grade collect")
     gather.add_argument("out", type=Path, help="folder to fill (then: labchain-grade collect COURSE OUT)")
     gather.set_defaults(func=_cmd_gather)
+    back = sub.add_parser("return-feedback", help="copy each student's feedback pages (labchain-grade "
+                                                  "feedback) into that student's own feedback volume")
+    back.add_argument("course", type=Path, help="the course folder (COURSE/feedback/<student>/<lab>/)")
+    back.add_argument("labs", nargs="*", help="only these labs (default: all)")
+    back.set_defaults(func=_cmd_return_feedback)
     jwks = sub.add_parser("lti-jwks", parents=[common],
                           help="print the tool's public key (JWKS) to register in the LMS (lti13)")
     jwks.set_defaults(func=_cmd_lti_jwks)
@@ -111,11 +122,41 @@ def _cmd_lti_jwks(args) -> int:
     return 0
 
 
-def _cmd_gather(args) -> int:
-    from labchain.deploy.hub.exchange import gather
+def _skipped(lines: list[str]) -> None:
+    for line in lines:
+        print(f"  skipped: {line}")
 
-    found = gather(args.out)
-    for student, labs in sorted(found.items()):
+
+def _cmd_release(args) -> int:
+    from labchain.deploy.hub.settings import read_state_settings
+    from labchain.deploy.hub.volumes import release
+
+    volume = read_state_settings(_state(args)).release_volume
+    done = release(args.course, args.lab, volume)
+    print(f"released {done.lab} ({len(done.files)} file(s){', replacing the earlier release' if done.replaced else ''}) "
+          f"into volume {volume}: students fetch it with "
+          f"`from labchain.deploy.hub.exchange import fetch; fetch({done.lab!r})`")
+    return 0
+
+
+def _cmd_gather(args) -> int:
+    from labchain.deploy.hub.volumes import gather
+
+    got = gather(args.out)
+    for student, labs in sorted(got.found.items()):
+        print(f"  {student:<24} " + ", ".join(f"{lab} (newest of {g.count} submission(s), {g.newest})"
+                                              for lab, g in sorted(labs.items())))
+    _skipped(got.skipped)
+    print(f"{sum(map(len, got.found.values()))} submission(s) of {len(got.found)} student(s) in {args.out}")
+    return 0
+
+
+def _cmd_return_feedback(args) -> int:
+    from labchain.deploy.hub.volumes import return_feedback
+
+    got = return_feedback(args.course, args.labs or None)
+    for student, labs in sorted(got.delivered.items()):
         print(f"  {student:<24} {', '.join(labs)}")
-    print(f"{sum(map(len, found.values()))} submission(s) of {len(found)} student(s) in {args.out}")
+    _skipped(got.skipped)
+    print(f"feedback returned to {len(got.delivered)} student(s)")
     return 0

@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
-from labchain.deploy.hub.exchange import OUTBOX
+from labchain.deploy.hub.exchange import FEEDBACK, OUTBOX, RELEASE
 from labchain.deploy.hub.settings import HubSettings
 from labchain.testnet import docker as backend
 
@@ -90,7 +90,10 @@ def configure(c: Any, body: dict[str, Any], python: str) -> HubSettings:
     c.DockerSpawner.network_name = backend.LABS_NETWORK
     c.DockerSpawner.use_internal_ip = True
     c.DockerSpawner.volumes = {"lc-{username}-lab-home": "/home/student",   # made by the spawner
-                               "lc-{username}-submit": OUTBOX}              # (exchange.py)
+                               "lc-{username}-submit": OUTBOX}              # (volumes.py)
+    c.DockerSpawner.read_only_volumes = {settings.release_volume: RELEASE,
+                                         "lc-{username}-feedback": FEEDBACK}
+    c.LabchainSpawner.release_volume = settings.release_volume
     c.DockerSpawner.cmd = lab_command(settings)
     c.DockerSpawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(settings.activity_interval)}
     c.DockerSpawner.mem_limit = settings.mem_limit_bytes

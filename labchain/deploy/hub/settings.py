@@ -70,6 +70,9 @@ class HubSettings:
     #: LTI 1.3 (authenticator: lti13): the platform's issuer, client_id, authorize_url,
     #: jwks_endpoint, and token_url for grade passback (labchain.deploy.hub.lti)
     lti: dict[str, str] = field(default_factory=dict)
+    #: the Docker volume `labchain hub release` fills, read-only at /srv/release in every lab
+    #: container (one course per hub)
+    release_volume: str = "labchain-hub-release"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_dir", Path(self.state_dir))
@@ -102,6 +105,10 @@ class HubSettings:
                                  "optional K, M or G suffix, e.g. 1536M", self.mem_limit)
         if not isinstance(self.image, str) or not self.image:
             raise HubConfigError("hub setting image must name a Docker image", self.image)
+        if not isinstance(self.release_volume, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,63}",
+                                                                          self.release_volume):
+            raise HubConfigError(f"hub setting release_volume is {self.release_volume!r}; name a Docker "
+                                 "volume with letters, digits, '_', '.' or '-'", self.release_volume)
         object.__setattr__(self, "admin_users", tuple(self.admin_users))
         if self.authenticator == "lti13":
             from labchain.deploy.hub.lti import check_lti_settings

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from labchain.deploy.hub.exchange import make_outbox
+from labchain.deploy.hub.volumes import make_feedback, make_outbox, make_release
 from labchain.testnet import docker as backend
 
 
@@ -31,6 +31,8 @@ def spawner_class():
         nodes = Integer(3, config=True, help="nodes in each student's testnet")
         pids_limit = Integer(256, config=True, help="process limit of a lab container")
         testnet_params = Unicode("regtest", config=True, help="chain preset of the testnets")
+        release_volume = Unicode("labchain-hub-release", config=True,
+                                 help="the course's release volume (/srv/release, read-only)")
 
         def _docker_settings(self) -> backend.DockerSettings:
             return backend.DockerSettings(lab_image=self.image, params=self.testnet_params)
@@ -51,7 +53,9 @@ def spawner_class():
             # (the same volume a `class up --with-lab` container would use)
             client.volumes.create(backend.names(student)["lab_volume"],
                                   labels={backend.LABEL_STUDENT: student, backend.LABEL_TESTNET: student})
-            make_outbox(client, student)   # /srv/submit: submissions (labchain.deploy.hub.exchange)
+            make_outbox(client, student)   # /srv/submit: submissions (labchain.deploy.hub.volumes)
+            make_feedback(client, student)  # /srv/feedback: returned feedback, read-only
+            make_release(client, self.release_volume)   # /srv/release: released labs, read-only
             network = backend.find_network(client, student)
             subnet = backend.network_subnet(network)
             self._testnet = (network, subnet)
