@@ -282,8 +282,19 @@ class NodeIdentity:
                     "serial": cred.certificate.serial_hex if cred.certificate else None,
                     "crl": [[r.org_id, r.serial] for r in auth.store.crl], "frozen": list(auth.store.frozen)}
 
+        connected = node.rpc.methods["getpeerinfo"].func
+
+        def getpeerinfo(refused: bool = False) -> list[dict]:
+            """Connected peers as before; with ``refused``, also the recently refused ones
+            (``refused: true``, ``code``, ``reason``): the list keeps its shape by default."""
+            peers = connected()
+            return peers + [dict(r, refused=True) for r in auth.recent_refusals()] if refused else peers
+
         P = Param
         for method in (
+            Method("getpeerinfo", getpeerinfo, (P("refused", "bool", False, False),),
+                   "connected peers; refused=true adds the peers refused in the last "
+                   f"{REFUSED_SECONDS // 60} minutes, with the reason"),
             Method("getrefusedpeers", getrefusedpeers, (),
                    f"peers refused in the last {REFUSED_SECONDS // 60} minutes, with the reason"),
             Method("getidentity", getidentity, (), "this node's identity mode, certificate, CRL and frozen set"),

@@ -126,6 +126,9 @@ def test_a_certificate_frozen_by_governance_is_refused_by_every_peer_from_the_ne
     wait_until(refused_everywhere, 60, "node3 refused by every other node")
     refusal = net.nodes[0].rpc.call("getrefusedpeers")[-1]
     assert "consensus1.org4" in refusal["reason"] and "frozen" in refusal["reason"]
+    shown = [p for p in net.nodes[1].rpc.getpeerinfo(True) if p.get("refused")]
+    assert shown and shown[-1]["code"] == "frozen" and "consensus1.org4" in shown[-1]["reason"]
+    assert not any(p.get("refused") for p in net.nodes[1].rpc.getpeerinfo())   # default: connected only
     assert answer["txid"] in {o["txid"] for o in net.nodes[1].rpc.getgovernance()["history"]}
     # the three unfrozen validators go on committing; the regulator still follows
     tip = net.nodes[0].rpc.getblockcount()
