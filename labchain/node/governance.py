@@ -233,7 +233,8 @@ def register(node: Node, auth, members) -> ChainGovernance:
                 "traces": [trace_json(t) for t in traces]}
 
     def _sign(node, sender, to, data):
-        from labchain.ledger.account.tx import intrinsic_gas
+        """A transaction from the node's deterministic account ``sender`` carrying ``data``."""
+        from labchain.ledger.account.tx import intrinsic_gas, sign_tx
         from labchain.ledger.account.wallet import AccountWallet
 
         wallet = AccountWallet(node.params)
@@ -241,8 +242,8 @@ def register(node: Node, auth, members) -> ChainGovernance:
             raise RpcError(Code.INVALID_ADDRESS_OR_KEY, f"parameter 'from': {sender!r} is not one of this "
                            f"node's accounts (an index 0..{len(wallet.keys) - 1})")
         nonce = node.rpc.methods["getaccount"].func(str(wallet.address(sender)))["pending_nonce"]
-        gas = intrinsic_gas(data, False) + GAS_MARGIN
-        return wallet._sign(sender, nonce, to, 0, gas, 1, data)
+        return sign_tx(wallet.suite, wallet.keys[sender].secret, chain_id=wallet.chain_id, nonce=nonce, to=to,
+                       value=0, gas_limit=intrinsic_gas(data, False) + GAS_MARGIN, gas_price=1, data=data)
 
     P = Param
     for method in (
