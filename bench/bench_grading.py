@@ -12,6 +12,14 @@ Prints: wall time of each, the ratio, seconds per submission, labchain-grade's m
 sandbox time per submission, and the peak memory (sum of RSS over the process tree).
 
     python bench/bench_grading.py [--n 200] [--workers 0] [--sandbox auto|os|container]
+
+``--guard-ab K`` measures the cost of the grade-cell runtime guard instead (issue #10's budget:
+the integrity checks may cost at most 10 % of throughput): no nbgrader run; the same
+``labchain-grade autograde`` of the same submissions, K times with the guard and K times
+without it (alternating on/off/off/on..., each on a fresh copy of the course, so that a
+drifting load hits both alike). "Without" is the same CLI in a process whose sandbox worker
+gets an empty guard key (``secrets`` replaced in ``grading.sandbox.worker`` only): the
+grader itself has no switch that turns the guard off.
 """
 from __future__ import annotations
 
@@ -115,11 +123,51 @@ def make_course(root: Path, n: int):
     return template, cases, expected
 
 
+UNGUARDED = ("import secrets, sys, types\n"
+             "from grading.sandbox import worker\n"
+             "worker.secrets = types.SimpleNamespace(token_bytes=lambda n: b'', token_hex=secrets.token_hex)\n"
+             "from grading.cli import main\n"
+             "sys.exit(main(sys.argv[1:]))\n")
+
+
+def guard_ab(template, expected: dict[str, float], pairs: int, lc_args: list[str], tmp: Path) -> int:
+    """Throughput of autograde with and without the runtime guard (see the module docstring)."""
+    import statistics
+
+    from grading.course import Course
+
+    walls: dict[str, list[float]] = {"on": [], "off": []}
+    wrong = 0
+    for i in range(2 * pairs):
+        mode = ("on", "off")[(i + i // 2) % 2]
+        root = tmp / f"ab-{i}-{mode}"
+        shutil.copytree(template.root, root, symlinks=True)
+        prefix = [sys.executable, "-m", "grading.cli"] if mode == "on" else [sys.executable, "-c", UNGUARDED]
+        seconds, _, out = timed(prefix + ["autograde", "lab-a", "--course", str(root)] + lc_args, ROOT)
+        if out.returncode not in (0, 1):
+            print(out.stderr[-3000:])
+            raise SystemExit(f"labchain-grade autograde failed (guard {mode})")
+        got = lab_scores(Course.open(root))
+        wrong += sum(1 for s in expected if got.get(s) != expected[s])
+        walls[mode].append(seconds)
+        print(f"  run {i + 1}: guard {mode:3s} {seconds:6.1f} s ({len(expected) / seconds:.1f} submissions/s)",
+              flush=True)
+        shutil.rmtree(root, ignore_errors=True)
+    on, off = statistics.median(walls["on"]), statistics.median(walls["off"])
+    print(f"guard on  median {on:6.1f} s   {len(expected) / on:5.1f} submissions/s")
+    print(f"guard off median {off:6.1f} s   {len(expected) / off:5.1f} submissions/s")
+    print(f"throughput cost of the guard: {(1 - off / on) * 100:.1f} % (budget 10 %); "
+          f"load {os.getloadavg()[0]:.1f}; scores as expected: {'yes' if not wrong else f'NO ({wrong} wrong)'}")
+    return 0 if not wrong else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200, help="number of submissions (default 200)")
     parser.add_argument("--workers", type=int, default=0, help="labchain-grade workers (0: one per core)")
     parser.add_argument("--sandbox", default="auto", help="auto, os or container")
+    parser.add_argument("--guard-ab", type=int, default=0, metavar="K",
+                        help="instead: K runs with and K without the runtime guard (no nbgrader)")
     args = parser.parse_args()
 
     from grading.course import Course
@@ -128,6 +176,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     try:
         template, cases, expected = make_course(tmp / "template", args.n)
+        if args.guard_ab:
+            lc_args = ["--sandbox", args.sandbox, "--no-progress"]
+            lc_args += ["--workers", str(args.workers)] if args.workers else []
+            return guard_ab(template, expected, args.guard_ab, lc_args, tmp)
         courses = {}
         for name in ("nbgrader", "labchain"):
             shutil.copytree(template.root, tmp / name, symlinks=True)

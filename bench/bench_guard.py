@@ -12,7 +12,16 @@ the wall time of grading a notebook in the same sandbox in the same run:
   * against: the wall time of ``executor.run`` of the fixture lab A (4 grade cells, the
     reference solutions) in the OS sandbox, one worker, sequential.
 
-Prints figures only (no assertions): ``python bench/bench_guard.py [--notebooks 20]``.
+End to end (``--ab N``, the throughput budget of issue #10: the integrity checks may cost at
+most 10 % of grading throughput): the same notebooks graded N times each with the guard on
+(installed in the kernel, test cells marked, the audit hook watching) and off (no guard key:
+what the grader did before the guard), interleaved on/off so that a drifting load on the
+machine hits both alike; medians and the ratio. The notebooks: fixture lab A and the
+reference solutions of labs 01 and 03 (the instructor's sources, all their grade cells). The
+"off" runs replace the worker module's ``secrets`` in the bench process; the grader has no
+switch that turns the guard off.
+
+Prints figures only (no assertions): ``python bench/bench_guard.py [--notebooks 20] [--ab 10]``.
 The probe runs in an ordinary (unguarded) cell of the same kernel the guard is installed in,
 so its snapshot has the same size as the guard's.
 """
@@ -63,6 +72,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notebooks", type=int, default=20, help="graded notebooks to time")
     ap.add_argument("--repeat", type=int, default=50, help="guard steps per probe")
+    ap.add_argument("--ab", type=int, default=0,
+                    help="also grade each notebook N times with the guard on and N times off")
     args = ap.parse_args()
     lab_a = nbformat.read(LAB_A, as_version=4)
     grade_cells = sum(1 for c in lab_a.cells if c.metadata.get("nbgrader", {}).get("grade")
@@ -107,6 +118,55 @@ def main() -> None:
           f"{per_nb / min(walls) * 100:.1f} % of the fastest run")
     print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
           f"({os.cpu_count()} CPUs)")
+    if args.ab:
+        end_to_end(args.ab, limits)
+
+
+AB_NOTEBOOKS = (LAB_A, os.path.join(ROOT, "labs", "01-hashes-merkle", "01-hashes-merkle.ipynb"),
+                os.path.join(ROOT, "labs", "03-utxo-transactions", "03-utxo-transactions.ipynb"))
+
+
+def end_to_end(rounds: int, limits: Limits) -> None:
+    """Each notebook graded ``rounds`` times guarded and ``rounds`` times unguarded, alternating."""
+    import contextlib
+    import secrets
+    import types
+    from unittest import mock
+
+    from grading.sandbox import worker
+
+    # the worker module's view of `secrets` only: an empty guard key = no guard
+    unguarded = types.SimpleNamespace(token_bytes=lambda n: b"", token_hex=secrets.token_hex)
+
+    print(f"end to end, {rounds} on/off pairs per notebook (OS sandbox, one worker):")
+    total = {"on": 0.0, "off": 0.0}
+    load_before = os.getloadavg()
+    with make_executor("os", workers=1, limits=limits) as executor:
+        executor.warm_up()
+        for path in AB_NOTEBOOKS:
+            nb = nbformat.read(path, as_version=4)
+            walls: dict[str, list[float]] = {"on": [], "off": []}
+            for i in range(2 * rounds):
+                mode = ("on", "off")[(i + i // 2) % 2]   # on off off on on off ...: no order bias
+                patch = (mock.patch.object(worker, "secrets", unguarded) if mode == "off"
+                         else contextlib.nullcontext())
+                with patch:
+                    began = time.perf_counter()
+                    result = executor.run(nb)
+                    walls[mode].append(time.perf_counter() - began)
+                if result.status != "ok":
+                    raise SystemExit(f"{path} did not grade ({mode}): {result.status} {result.message}")
+                if mode == "on" and result.tampered:
+                    raise SystemExit(f"the guard flagged a reference solution: {result.tampered}")
+            on, off = statistics.median(walls["on"]), statistics.median(walls["off"])
+            total["on"] += on
+            total["off"] += off
+            print(f"  {os.path.relpath(path, ROOT)}: guard on {on * 1e3:.0f} ms, off {off * 1e3:.0f} ms"
+                  f" (medians) -> {(on / off - 1) * 100:+.1f} %")
+    load_after = os.getloadavg()
+    print(f"  all three: on {total['on']:.2f} s, off {total['off']:.2f} s -> throughput cost "
+          f"{(1 - total['off'] / total['on']) * 100:.1f} % (budget 10 %)")
+    print(f"  load average before {load_before[0]:.1f}, after {load_after[0]:.1f}")
 
 
 if __name__ == "__main__":

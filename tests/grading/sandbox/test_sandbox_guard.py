@@ -185,3 +185,25 @@ def test_a_test_cell_ending_in_an_expression_still_shows_it_from_the_tests_names
     shown = [o["data"]["text/plain"] for o in result.notebook.cells[1].outputs if o.get("output_type") == "execute_result"]
     assert shown == ["'test'"], result.notebook.cells[1].outputs
     assert result.tampered == ()
+
+
+def test_a_patch_made_between_back_to_back_tests_fails_the_later_test(one):
+    # the check before a test is skipped when the previous test's after-check found nothing
+    # and no cell ran since (guard.install): a student's timer that patches in that gap must
+    # still be caught by the later test's after-check, which fails that test
+    nb = new_notebook(cells=[
+        new_code_cell("import threading, time, labchain.crypto as c\n"
+                      "fired = threading.Event()\n"
+                      "def later():\n"
+                      "    time.sleep(0.3)\n"
+                      "    c.sha256 = lambda data: b'x' * 32\n"
+                      "    fired.set()\n"
+                      "def answer():\n"
+                      "    threading.Thread(target=later, daemon=True).start()\n"
+                      "    return 1\n"),
+        _test_cell("assert answer() == 1", grade_id="t1"),
+        _test_cell("import time\ntime.sleep(0.8)\nassert fired.is_set()", grade_id="t2")])
+    result = one.run(nb)
+    assert result.status == "ok", result.message
+    assert _errors(result.notebook.cells[2]) == ["TamperedRuntime"], result.notebook.cells[2].outputs
+    assert any("labchain.crypto.sha256" in why for why in result.tampered), result.tampered
