@@ -40,6 +40,7 @@ reconnects it (the UTXO model skips them).
 from __future__ import annotations
 
 import functools
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -60,7 +61,7 @@ from labchain.ledger.account import (
     DEFAULT_BLOCK_GAS_LIMIT, AccountAddress, AccountPool, AccountStore, AccountTx, BlockContext, WorldState,
     account_version, apply_transaction, credit, receipts_root,
 )
-from labchain.ledger.account.block import apply_block
+from labchain.ledger.account.block import BlockResult, VerifiedBlock, execute_detached
 from labchain.ledger.account.errors import NonceGapError
 from labchain.ledger.account.tx import AccountAddressCodec, check_tx_state, check_tx_syntax
 from labchain.merkle import merkle_root
@@ -73,6 +74,9 @@ from labchain.chain.records import BlockUndo, ChainUpdate
 #: header version of an account block (UTXO blocks: 1); the header bytes are otherwise Bitcoin's
 ACCOUNT_BLOCK_VERSION = 2
 MAX_BLOCK_ITEMS = 1_000_000   # decoding bound; Params.max_block_txs is the consensus limit
+#: verified executions kept for their commit, by block hash (a BFT validator may check several
+#: proposals of one height: rounds, view changes); the oldest goes first
+MAX_VERIFIED = 8
 
 
 class StateRootError(BlockValidationError):
@@ -220,6 +224,16 @@ class AccountModel(LedgerModel):
 
     def __init__(self) -> None:
         self.store: AccountStore | None = None
+        #: block executions by purpose: build (a proposal or template), check (a proposal before
+        #: the vote), connect, recover; reused: commits that wrote a verified execution instead
+        self.executions: Counter[str] = Counter()
+        self._verified: OrderedDict[bytes, VerifiedBlock] = OrderedDict()
+
+    def _remember(self, block_hash: bytes, verified: VerifiedBlock) -> None:
+        self._verified[block_hash] = verified
+        self._verified.move_to_end(block_hash)
+        while len(self._verified) > MAX_VERIFIED:
+            self._verified.popitem(last=False)
 
     def genesis_block(self, params: Params) -> AccountBlock:
         return account_genesis_block(params)
@@ -271,12 +285,14 @@ class AccountModel(LedgerModel):
     def connect(self, chain, entry, block: AccountBlock) -> None:
         suite = chain.suite
         ctx = self.context(chain, entry.height, block.header.timestamp, block.proposer)
-
+        verified = self._verified.pop(block.hash_in(suite), None)
+        self.executions["reused" if self.store.reusable(verified, entry.height) else "connect"] += 1
         self.store.apply_block(block.transactions, ctx, chain.params.block_reward(entry.height),
-                               lambda result: check_claimed_roots(block, entry.height, result, suite))
+                               lambda result: check_claimed_roots(block, entry.height, result, suite), verified)
         chain.store.connect(_Indexed(block, suite), entry.height, (), BlockUndo(()))
 
     def disconnect(self, chain, entry, block: AccountBlock) -> None:
+        self._verified.clear()       # guarded by their start state anyway; a reorg makes them stale
         chain.store.disconnect(_Indexed(block, chain.suite), BlockUndo(()))
         self.store.undo_block()
 
@@ -287,8 +303,10 @@ class AccountModel(LedgerModel):
             store.undo_block()
         while store.height > 0 and store.state_root != chain.get_block(store.height).state_root:
             store.undo_block()
+        self._verified.clear()
         for height in range(store.height + 1, tip + 1):   # never expected: replay to the tip
             block = chain.get_block(height)
+            self.executions["recover"] += 1
             store.apply_block(block.transactions, self.context(chain, height, block.header.timestamp, block.proposer),
                               chain.params.block_reward(height))
 
@@ -297,16 +315,18 @@ class AccountModel(LedgerModel):
 
     # -- engine chains (docs/accounts-on-engines.md) ------------------------------------------
     def execute(self, chain, candidates, proposer: AccountAddress, height: int, when: int,
-                max_txs: int, verify: bool = True) -> tuple[list[AccountTx], bytes, bytes]:
+                max_txs: int, verify: bool = True) -> tuple[list[AccountTx], VerifiedBlock]:
         """Run those of ``candidates`` that are valid, in order, on the tip state, then the
-        subsidy; the state is restored. Returns (chosen, state root, receipts root). A candidate
+        subsidy; the state is restored. Returns (chosen, their execution: roots, receipts and
+        writes, as :func:`execute_detached` gives for the chosen ones). A candidate
         whose nonce is still ahead is tried again after the others (passes until none joins),
         so one sender's transactions need not arrive in nonce order. ``verify``: check syntax
         and signature first (the pool did for its own). Call with ``chain.lock`` held."""
         params, suite = chain.params, chain.suite
         ctx = self.context(chain, height, when, proposer)
         state = self.store.state
-        mark = state.snapshot()
+        self.executions["build"] += 1
+        prev_root, mark = state.state_root, state.snapshot()
         chosen, receipts, gas, size = [], [], 0, 0
         left = list(candidates)
         try:
@@ -335,10 +355,14 @@ class AccountModel(LedgerModel):
                     progress = True
                 left = waiting
             credit(state, proposer, params.block_reward(height))
-            state_root = state.state_root
-        finally:
+        except BaseException:
             state.revert_to(mark)
-        return chosen, state_root, receipts_root(suite, receipts)
+            raise
+        undo = state.take_undo(mark, prev_root)
+        writes = state.writes_of(undo)
+        state.apply_undo(undo)
+        result = BlockResult(tuple(receipts), undo.post_root, receipts_root(suite, receipts), undo)
+        return chosen, VerifiedBlock(height, result, writes)
 
     def build_block(self, chain, transactions, reward_address, timestamp: int | None = None,
                     capacity: int | None = None) -> tuple[AccountBlock, int]:
@@ -351,22 +375,31 @@ class AccountModel(LedgerModel):
             height = chain.height + 1
             when = engine_timestamp(chain, timestamp)
             limit = min(chain.params.max_block_txs, capacity or chain.params.max_block_txs)
-            chosen, state_root, r_root = self.execute(chain, transactions, proposer, height, when, limit)
-            block = account_block(chain, proposer, chosen, state_root, r_root, when)
-            return block.with_header(seal(block.header, chain.params)), len(transactions) - len(chosen)
+            chosen, verified = self.execute(chain, transactions, proposer, height, when, limit)
+            result = verified.result
+            block = account_block(chain, proposer, chosen, result.state_root, result.receipts_root, when)
+            block = block.with_header(seal(block.header, chain.params))
+            self._remember(block.hash_in(suite), verified)     # its own check and commit reuse it
+            return block, len(transactions) - len(chosen)
 
     def check_proposal(self, chain, block: AccountBlock) -> None:
         """ChainMaker's proposal verification: the block's own rules, then its transactions
         executed on this node's tip state (restored afterwards) must give the state and
-        receipts roots it claims; raises the rule broken."""
+        receipts roots it claims; raises the rule broken. A block that passes on the tip is
+        remembered with its execution (bounded, by block hash), so that its commit writes the
+        verified result instead of executing it again (ChainMaker's verified-block cache)."""
         self.check_block_syntax(block, chain.params)
         with chain.lock:
-            height = chain.height + 1
-            ctx = self.context(chain, height, block.header.timestamp, block.proposer)
-            state = self.store.state
-            result = apply_block(state, block.transactions, ctx, chain.params.block_reward(height))
-            state.apply_undo(result.undo)
-            check_claimed_roots(block, height, result, chain.suite)
+            height, block_hash = chain.height + 1, block.hash_in(chain.suite)
+            verified = self._verified.get(block_hash)
+            if not self.store.reusable(verified, height):          # not built nor checked here yet
+                self.executions["check"] += 1
+                ctx = self.context(chain, height, block.header.timestamp, block.proposer)
+                verified = execute_detached(self.store.state, block.transactions, ctx,
+                                            chain.params.block_reward(height))
+            check_claimed_roots(block, height, verified.result, chain.suite)
+            if block.prev_hash == chain.tip_hash:
+                self._remember(block_hash, verified)
 
 
 #: bytes kept free for the header, proposer and roots when an engine block is filled
@@ -478,7 +511,8 @@ class AccountMempool:
             proposer = to_account_address(reward_address, suite)
             height = chain.height + 1
             when = max(int(chain.clock() if timestamp is None else timestamp), chain.median_time_past() + 1)
-            chosen, state_root, r_root = self.model.execute(
+            chosen, verified = self.model.execute(
                 chain, self.pool.select(self.model.gas_limit, params.max_block_txs), proposer, height, when,
                 params.max_block_txs, verify=False)
-            return account_block(chain, proposer, chosen, state_root, r_root, when)
+            return account_block(chain, proposer, chosen, verified.result.state_root,
+                                 verified.result.receipts_root, when)

@@ -470,6 +470,9 @@ class ConsensusDriver:
                     validators=list(self.spec.validators), bad_messages=self.bad_messages,
                     commit_failures=self.commit_failures,
                     connected=sorted(p.name for p in self._peers()))
+        executions = getattr(self.node.chain.ledger, "executions", None)   # the account model's counts
+        if executions is not None:
+            body["executions"] = dict(executions)
         return body
 
 

@@ -284,6 +284,24 @@ def apply_block(state: WorldState, txs: Sequence[AccountTx], ctx: BlockContext, 
     return BlockResult(tuple(receipts), state.state_root, receipts_root(suite, receipts), undo)
 
 
+class VerifiedBlock(NamedTuple):
+    """A block executed on a state and undone again (a proposal checked before the vote): its
+    result and the value each changed key got, so that committing it writes those values
+    (:meth:`WorldState.apply_writes`) instead of running the transactions a second time.
+    Valid only on the state it started from (``result.undo.prev_root``) at ``height``."""
+    height: int
+    result: BlockResult
+    writes: tuple[tuple[bytes, bytes | None], ...]
+
+
+def execute_detached(state: WorldState, txs: Sequence[AccountTx], ctx: BlockContext, reward: int = 0) -> VerifiedBlock:
+    """:func:`apply_block`, then the state put back as it was; the writes are kept."""
+    result = apply_block(state, txs, ctx, reward)
+    writes = state.writes_of(result.undo)
+    state.apply_undo(result.undo)
+    return VerifiedBlock(ctx.height, result, writes)
+
+
 def undo_block(state: WorldState, undo: StateUndo) -> None:
     """Restore the state from before the block ``undo`` was taken of (raises ``UndoError`` if
     the state is not the one the block left)."""

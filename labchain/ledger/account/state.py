@@ -260,6 +260,29 @@ class WorldState:
         entries = tuple(UndoEntry(k, 0, b"") if v is None else UndoEntry(k, 1, v) for k, v in sorted(first.items()))
         return StateUndo(prev_root, self.state_root, entries)
 
+    def writes_of(self, undo: StateUndo) -> tuple[tuple[bytes, bytes | None], ...]:
+        """The value (None: absent) each key of ``undo`` has now: what the block wrote, kept to
+        write it again with :meth:`apply_writes` once the block is undone (a verified proposal)."""
+        return tuple((entry.key, self._values.get(entry.key)) for entry in undo.entries)
+
+    def apply_writes(self, undo: StateUndo, writes) -> None:
+        """Write a block's ``writes`` (:meth:`writes_of`) again on the state it started from:
+        refused unless the state root is ``undo.prev_root``; the root reached must be
+        ``undo.post_root``, else the state is put back and ``UndoError`` raised."""
+        if self.state_root != undo.prev_root:
+            raise UndoError(f"the state root is {self.state_root.hex()[:16]}..., but the block's writes start "
+                            f"from {undo.prev_root.hex()[:16]}...", undo)
+        for key, value in writes:
+            if value is not None:
+                self._write(key, value)
+            elif key in self._values:
+                self._write(key, None)
+        reached = self.state_root
+        if reached != undo.post_root:
+            self.apply_undo(StateUndo(undo.prev_root, reached, undo.entries))
+            raise UndoError(f"the block's writes lead to {reached.hex()[:16]}..., not the recorded "
+                            f"{undo.post_root.hex()[:16]}...: they belong to another block", undo)
+
     def apply_undo(self, undo: StateUndo) -> None:
         """Put back every value ``undo`` recorded; refuse unless the state is the one the block
         left (its root is ``undo.post_root``), and check the root reached."""

@@ -29,7 +29,7 @@ from typing import Callable, Mapping, Sequence
 from labchain.core.sqlite import transaction as sqlite_transaction
 from labchain.crypto.suite import Suite, get_suite
 
-from labchain.ledger.account.block import BlockContext, BlockResult, apply_block, credit
+from labchain.ledger.account.block import BlockContext, BlockResult, VerifiedBlock, apply_block, credit
 from labchain.ledger.account.errors import BlockContextError, StoreError
 from labchain.ledger.account.receipts import Receipt
 from labchain.ledger.account.state import StateUndo, WorldState
@@ -132,17 +132,25 @@ class AccountStore:
         self.height = height
 
     def apply_block(self, txs: Sequence[AccountTx], ctx: BlockContext, reward: int = 0,
-                    check: Callable[[BlockResult], None] | None = None) -> BlockResult:
+                    check: Callable[[BlockResult], None] | None = None,
+                    verified: VerifiedBlock | None = None) -> BlockResult:
         """Apply and store the next block (one SQLite transaction). ``reward``: see
         :func:`apply_block`; ``check(result)`` may raise to refuse the block before it is stored
-        (a header's claimed roots), the state then left as it was."""
+        (a header's claimed roots), the state then left as it was. ``verified``: this block's
+        execution on this very state (the caller vouches that it is of ``txs`` and ``ctx``),
+        written instead of executing again when it starts from the current state root at this
+        height; otherwise ignored and the block executed."""
         if ctx.height != self.height + 1:
             raise BlockContextError(f"the next block of this account store is height {self.height + 1}, "
                                     f"not {ctx.height}", ctx)
         if ctx.chain_id != self.chain_id:
             raise BlockContextError(f"block context is for chain {ctx.chain_id!r}, this store holds "
                                     f"{self.chain_id!r}", ctx)
-        result = apply_block(self.state, txs, ctx, reward)
+        if self.reusable(verified, ctx.height):
+            self.state.apply_writes(verified.result.undo, verified.writes)
+            result = verified.result
+        else:
+            result = apply_block(self.state, txs, ctx, reward)
         if check is not None:
             try:
                 check(result)
@@ -151,6 +159,11 @@ class AccountStore:
                 raise
         self._commit(result.undo, ctx.height, result.receipts)
         return result
+
+    def reusable(self, verified: VerifiedBlock | None, height: int) -> bool:
+        """True when ``verified`` was executed on the current state for block ``height``."""
+        return (verified is not None and verified.height == height == self.height + 1
+                and verified.result.undo.prev_root == self.state.state_root)
 
     def undo_block(self) -> int:
         """Undo the last applied block (a reorganisation); returns the new height."""

@@ -34,7 +34,7 @@ ADDR = [str(a) for a in WALLET.addresses]
 # --- the presets ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, engine", [("solo-account", "solo"), ("raft-3-account", "raft"),
-                                          ("tbft-4-account", "tbft")])
+                                          ("tbft-4-account", "tbft"), ("pbft-4-account", "pbft")])
 def test_the_engine_account_presets_are_their_engine_presets_on_the_account_ledger(name, engine):
     config, twin, pow_twin = load_config(name), load_config(name.removesuffix("-account")), load_config("regtest-account")
     assert (config.chain_id, config.ledger, config.consensus) == (name, "account", engine)
