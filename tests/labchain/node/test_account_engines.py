@@ -4,7 +4,9 @@ proposal whose roots are not what executing it gives is refused saying why; on a
 raft-3-account testnet the stdlib token is deployed and used across nodes with the same
 receipt, balance and state root everywhere, a bad transaction gets a clear error, a new leader
 keeps committing account blocks after the old one is killed, and the restarted node catches up
-with the same state root; a single solo-account node commits a transfer."""
+with the same state root; a single solo-account node commits a transfer; on 4 real pbft-4-account
+validators a token transfer has the same receipt, block hash, root and balance everywhere, each
+node commits checked proposals without executing them again, and a killed replica catches up."""
 from __future__ import annotations
 
 import dataclasses
@@ -222,3 +224,37 @@ def test_a_tbft_account_testnet_commits_a_contract_call_with_the_same_receipt_on
         token = receipts[0]["contract_address"]
         assert {n.rpc.callcontract(token, "balance_of", [{"address": ADDR[1]}])["return_value"]
                 for n in tn.nodes} == {500}
+
+
+# --- real processes: pbft-4-account (FISCO BCOS's engine; each block executed once) --------
+
+def test_a_pbft_account_testnet_commits_a_token_transfer_once_per_node_and_survives_a_replica_kill(tmp_path):
+    with Testnet.start(nodes=4, topology="full", config="pbft-4-account", dir=tmp_path / "net") as tn:
+        sent = tn.nodes[0].rpc.deploycontract(1, source("token"), ["Lab Coin", "LAB", 500])
+        token = _receipts_everywhere(tn, sent["txid"], range(4))[0]["contract_address"]
+        wait_for(lambda: tn.nodes[2].rpc.getnonce(ADDR[1]) == 1, "node2 to see the deploy")
+        moved = tn.nodes[2].rpc.sendcontract(1, token, "transfer", [{"address": ADDR[2]}, 40])
+        receipts = _receipts_everywhere(tn, moved["txid"], range(4))
+        assert receipts[0]["status"] == "success" and all(r == receipts[0] for r in receipts)
+        height = receipts[0]["height"]
+        wait_all_at_least(tn, range(4), height)
+        assert len(_state_roots_at(tn, height, range(4))) == 1
+        assert {tn.nodes[i].rpc.getblock(height)["header"]["hash"] for i in range(4)} == {receipts[0]["block_hash"]}
+        assert {n.rpc.callcontract(token, "balance_of", [{"address": ADDR[2]}])["return_value"]
+                for n in tn.nodes} == {40}
+        with pytest.raises(RpcError, match="not a signed account transaction"):
+            tn.nodes[1].rpc.sendtransaction("00ff")
+        for node in tn.nodes:                            # a checked proposal is not executed again
+            executions = node.rpc.getconsensusstate()["executions"]
+            assert executions.get("reused", 0) >= 1 and executions.get("reused", 0) >= executions.get("connect", 0)
+
+        tn.kill(3)                                       # f = 1
+        nonce = tn.nodes[0].rpc.getnonce(ADDR[5])
+        wallet = AccountWallet(load_config("pbft-4-account").params)
+        txid = tn.nodes[0].rpc.sendtransaction(wallet.hex(wallet.transfer(5, ADDR[6], 777, nonce)))
+        top = _receipts_everywhere(tn, txid, range(3))[0]["height"]
+        wait_all_at_least(tn, range(3), top)
+        tn.restart(3)
+        wait_all_at_least(tn, [3], top, timeout=180)
+        assert len(_state_roots_at(tn, top, range(4))) == 1
+        assert tn.nodes[3].rpc.getbalance(ADDR[6]) == tn.nodes[0].rpc.getbalance(ADDR[6])
