@@ -15,7 +15,6 @@ from labchain.chain import Chain
 from labchain.chain.finality import FinalityLog, build_block
 from labchain.core.config import load_config
 from labchain.ledger.account.wallet import AccountWallet
-from labchain.ledger.contracts.stdlib import source
 from labchain.node.consensus import NodeApplication
 P = load_config("pbft-4-account").params; W = AccountWallet(P); NOW = P.genesis_timestamp + 10_000
 def run(bound, blocks=5, per=100):
