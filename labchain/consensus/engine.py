@@ -42,6 +42,16 @@ Contract for implementers
   that escapes: a Byzantine peer must not be able to crash a correct node. Return
   :class:`Misbehaviour` to let the driver score and log the peer.
 * ``status()`` returns a JSON-able dict for ``getconsensusstate`` (role, term/round, leader...).
+* Governed block parameters (``block_interval``, ``block_tx_capacity``: issue #12, "the new config
+  applies from the next block") reach an engine as one more input, :meth:`Engine.reconfigure`
+  with a :class:`BlockParams` ``(height, block_interval, block_tx_capacity, sequence)``: "from
+  height ``height`` on, these values hold". The node's driver calls it right after it applied
+  block ``height - 1`` when the governed values differ from those in force (and once at start);
+  the simulator may call it at any step. Like an event it returns outputs (a proposer re-arms
+  its block timer with the new interval) and is deterministic; an engine that cannot use a
+  value raises :class:`ConsensusError` and keeps the values it had. The default implementation
+  only remembers the parameters (``block_params``), so an engine written before this input
+  keeps working.
 
 Simplifications versus real engines: timers are named and re-arming a name replaces the old
 one (ChainMaker's TBFT keeps one timeout per step the same way); no batching of outputs into
@@ -112,6 +122,36 @@ class Misbehaviour:
 Output = Send | Broadcast | SetTimer | CancelTimer | Commit | Misbehaviour
 
 
+# --- governed block parameters --------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BlockParams:
+    """Block parameters in force from ``height`` on (ChainMaker: ``block.block_interval`` in
+    milliseconds, ``block.block_tx_capacity``; here the interval is in seconds). ``sequence`` is
+    the chain config sequence they come from (0: the chain file's ``consensus`` section)."""
+    height: int
+    block_interval: float
+    block_tx_capacity: int
+    sequence: int = 0
+
+    def check(self, engine: str, min_interval: float = 0.0, strict: bool = True) -> None:
+        """ConsensusError with a sentence unless the values are usable by ``engine``: a
+        capacity of at least 1 and an interval above ``min_interval`` (``strict``) or at least it."""
+        if type(self.block_tx_capacity) is not int or self.block_tx_capacity < 1:
+            raise ConsensusError(f"{engine}: block_tx_capacity is {self.block_tx_capacity!r}, but a block "
+                                 "must be able to hold at least 1 transaction", self)
+        interval = self.block_interval
+        if not isinstance(interval, (int, float)) or interval != interval or (
+                interval <= min_interval if strict else interval < min_interval):
+            bound = "above" if strict else "at least"
+            raise ConsensusError(f"{engine}: block_interval is {interval!r} s, but it must be {bound} "
+                                 f"{min_interval} s", self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from_height": self.height, "block_interval": self.block_interval,
+                "block_tx_capacity": self.block_tx_capacity, "config_sequence": self.sequence}
+
+
 # --- the application the engine orders values for -----------------------------------------
 
 class Application(Protocol):
@@ -152,6 +192,20 @@ class Engine(abc.ABC):
 
     def submit(self, command: bytes, now: float) -> list[Output]:
         """A client command to order (Raft); BFT engines take values from ``app.propose``."""
+        return []
+
+    #: the governed block parameters last given to :meth:`reconfigure` (None: the constructor's)
+    block_params: BlockParams | None = None
+
+    def check_block_params(self, params: BlockParams) -> None:
+        """ConsensusError with a sentence if this engine cannot run with ``params``."""
+        params.check(self.name)
+
+    def reconfigure(self, params: BlockParams, now: float) -> list[Output]:
+        """From height ``params.height`` on, use ``params`` (see the module docstring). The
+        default remembers them (for ``status``); engines that time or cut blocks override it."""
+        self.check_block_params(params)
+        self.block_params = params
         return []
 
     @abc.abstractmethod

@@ -5,7 +5,8 @@ first validator is the only proposer. Every ``block_interval`` seconds it asks
 ``app.propose(height)`` for a value, commits it at once (there is nobody to agree with) and
 broadcasts :class:`SoloCommit`; a follower commits a ``SoloCommit`` from the proposer when it is
 the next height and ``app.check`` accepts it. A follower that missed heights (it was down)
-asks the proposer with :class:`SoloFetch` and receives the missing commits again.
+asks the proposer with :class:`SoloFetch` and receives the missing commits again. A governed
+``block_interval`` (:meth:`SoloEngine.reconfigure`) re-arms the proposer's timer at once.
 
 Terminology
 -----------
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from labchain.consensus.engine import (
-    Application, Broadcast, Commit, ConsensusError, Engine, Misbehaviour, Output, Send,
-    SetTimer, register_messages,
+    Application, BlockParams, Broadcast, Commit, ConsensusError, Engine, Misbehaviour, Output,
+    Send, SetTimer, register_messages,
 )
 from labchain.core.encoding import Record, UInt, VarBytes
 
@@ -124,6 +125,18 @@ class SoloEngine(Engine):
             self.height = message.height
             return [Commit(message.height, message.value)]
         return []                                 # another engine's message: not ours
+
+    def check_block_params(self, params: BlockParams) -> None:
+        params.check(self.name)                   # a positive interval, a capacity >= 1
+
+    def reconfigure(self, params: BlockParams, now: float) -> list[Output]:
+        """Governed parameters from ``params.height`` on: the proposer re-arms its block timer
+        with the new interval (called right after the block before that height committed, so
+        the next block comes ``block_interval`` after it). The capacity is the application's."""
+        self.check_block_params(params)
+        changed = params.block_interval != self.block_interval
+        self.block_params, self.block_interval = params, params.block_interval
+        return [SetTimer(BLOCK_TIMER, self.block_interval)] if changed and self.is_proposer else []
 
     def status(self) -> dict[str, Any]:
         return {"engine": self.name, "role": "proposer" if self.is_proposer else "follower",

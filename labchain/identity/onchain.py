@@ -24,6 +24,13 @@ outcome
     policy, :meth:`~labchain.identity.policy.PolicyResult.explain`: which policy, which orgs
     counted, which were missing, which signers were ignored and why).
 
+Values are checked as well as policies (:data:`VALUE_RULES`, :func:`check_values`): a
+``block.block_tx_capacity`` of 0, a negative or non-numeric ``block.block_interval``
+(milliseconds, as in ChainMaker) is refused with a sentence at check time and, should one reach
+a block, recorded as rejected by every node alike. Which governed values the running consensus
+engine follows (``block_interval``, ``block_tx_capacity``, from the next block) is the node's
+business: labchain/node/consensus.py.
+
 Simplifications versus ChainMaker: a rejected governance transaction stays in its block and
 changes nothing (ChainMaker refuses it before the block; a LabChain node refuses it at the RPC
 already, so only a race with another update gets one into a block); member operations are
@@ -38,7 +45,7 @@ from dataclasses import dataclass, replace
 
 from labchain.core.encoding import ListOf, Nested, Record, UInt, VarBytes
 from labchain.core.errors import EncodingError, LabchainError
-from labchain.identity.errors import GovernanceError
+from labchain.identity.errors import ConfigUpdateError, GovernanceError
 from labchain.identity.governance import ConfigUpdate, ConsortiumConfig, apply_member_op, check_config_update
 from labchain.identity.governance import apply_config_update
 from labchain.identity.members import MemberOp, MemberStore
@@ -142,6 +149,43 @@ def trace_json(result: PolicyResult) -> dict:
             "explain": result.explain()}
 
 
+# --- values a config update may set ----------------------------------------------------------
+
+def _integer(low: int, high: int, unit: str = ""):
+    def rule(text: str) -> str | None:
+        try:
+            value = int(text, 10)
+        except (TypeError, ValueError):
+            return f"it must be a whole number{unit} from {low} to {high}"
+        return None if low <= value <= high else f"it must be from {low} to {high}{unit}"
+    return rule
+
+
+def _boolean(text: str) -> str | None:
+    return None if text in ("true", "false") else "it must be true or false"
+
+
+#: key -> rule returning why a value is refused (None: acceptable); ChainMaker's bc.yml units
+VALUE_RULES = {
+    "block.block_interval": _integer(1, 600_000, " of milliseconds"),      # ChainMaker: ms
+    "block.block_tx_capacity": _integer(1, 1_000_000, " transactions"),
+    "block.block_size": _integer(1, 1_000, " MB"),                           # ChainMaker: MB
+    "block.tx_timeout": _integer(1, 31_536_000, " seconds"),
+    "block.tx_timestamp_verify": _boolean,
+}
+
+
+def check_values(update: ConfigUpdate) -> None:
+    """ConfigUpdateError with a sentence for a value no node could use (``block_tx_capacity``
+    0, a negative ``block_interval``, text where a number goes); run at check and at replay."""
+    for change in update.changes:
+        rule = VALUE_RULES.get(change.key)
+        problem = rule(change.value) if rule is not None else None
+        if problem is not None:
+            raise ConfigUpdateError(f"{change.resource} {change.key}={change.value!r} is refused: {problem}",
+                                    change)
+
+
 @dataclass(frozen=True, slots=True)
 class GovernanceState:
     """The governed config and member store after block ``height``, and what happened so far."""
@@ -151,6 +195,12 @@ class GovernanceState:
     height: int = 0
     applied: frozenset = frozenset()       # digests of member operations already applied
     history: tuple[Outcome, ...] = ()
+    #: (key, first height it holds at, config sequence that set it) for each value set so far
+    since: tuple[tuple[str, int, int], ...] = ()
+
+    def value_since(self, key: str) -> tuple[int, int] | None:
+        """``(first height, config sequence)`` of the governed value ``key``; None if never set."""
+        return next(((h, seq) for k, h, seq in self.since if k == key), None)
 
     @classmethod
     def genesis(cls, chain_id: str, members: MemberStore) -> GovernanceState:
@@ -179,6 +229,7 @@ class GovernanceState:
     def _next(self, gtx: GovernanceTx, now) -> tuple[ConsortiumConfig, MemberStore, frozenset]:
         action = gtx.action()
         if isinstance(action, ConfigUpdate):
+            check_values(action)
             return (apply_config_update(self.config, action, gtx.endorsements, self.members, now),
                     self.members, self.applied)
         digest = gtx.digest()
@@ -203,7 +254,12 @@ class GovernanceState:
             outcome = Outcome(height, txid, kind, description, False, str(exc), self.config.sequence)
             return replace(self, history=(self.history + (outcome,))[-MAX_HISTORY:])
         outcome = Outcome(height, txid, kind, description, True, "", config.sequence)
-        return replace(self, config=config, members=members, applied=applied,
+        since = self.since
+        if config is not self.config:
+            keys = {c.key for c in gtx.action().changes}
+            since = tuple(sorted([e for e in since if e[0] not in keys]
+                                 + [(k, height + 1, config.sequence) for k in keys]))
+        return replace(self, config=config, members=members, applied=applied, since=since,
                        history=(self.history + (outcome,))[-MAX_HISTORY:])
 
 

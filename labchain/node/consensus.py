@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from labchain.chain.finality import FinalityError, FinalityLog, build_block
 from labchain.consensus.engine import (
-    Broadcast, CancelTimer, Commit, ConsensusError, Misbehaviour, Send, SetTimer,
+    BlockParams, Broadcast, CancelTimer, Commit, ConsensusError, Misbehaviour, Send, SetTimer,
     decode_engine_message, encode_engine_message,
 )
 from labchain.consensus.faults import ByzantineEngine
@@ -200,19 +200,26 @@ class RaftWal:
         self.file.close()
 
 
+def _file_params(spec) -> BlockParams:
+    """The chain file's block parameters (no governance): in force from height 1."""
+    return BlockParams(1, spec.block_interval, spec.block_tx_capacity, 0)
+
+
 # --- the application --------------------------------------------------------------------------
 
 class NodeApplication:
-    """The engine's Application: the node's chain and mempool."""
+    """The engine's Application: the node's chain and mempool. ``params()`` gives the block
+    parameters in force for the block after the tip (the driver's :meth:`ConsensusDriver.governed`;
+    without it, the chain file's)."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, params=None) -> None:
         self.node = node
+        self.params = params or (lambda: _file_params(node.params.consensus))
 
     def propose(self, height: int) -> bytes:
         node = self.node
-        spec = node.params.consensus
         block, _ = build_block(node.chain, node.mempool.transactions(), node.accounts.reward_address,
-                               timestamp=int(node.clock()), capacity=spec.block_tx_capacity)
+                               timestamp=int(node.clock()), capacity=self.params().block_tx_capacity)
         return block.to_bytes()
 
     def check(self, height: int, value: bytes) -> str | None:
@@ -234,6 +241,13 @@ class NodeApplication:
             return None if same else f"height {height} is already final with another block"
         if height == chain.height + 1 and block.prev_hash != chain.tip_hash:
             return f"the block at height {height} does not build on this node's tip"
+        if height == chain.height + 1:
+            params = self.params()
+            count = len(block.transactions) - (1 if chain.ledger.name == "utxo" else 0)   # UTXO: + coinbase
+            if count > params.block_tx_capacity:
+                return (f"the block at height {height} holds {count} transactions, more than the "
+                        f"block_tx_capacity of {params.block_tx_capacity} in force since height "
+                        f"{params.height} (chain config sequence {params.sequence})")
         try:
             if height == chain.height + 1:
                 chain.ledger.check_proposal(chain, block)
@@ -252,7 +266,11 @@ class ConsensusDriver:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.spec = node.params.consensus
-        self.app = NodeApplication(node)
+        self.app = NodeApplication(node, self.governed)
+        #: the block parameters the engine runs with (governed, from block ``height`` on)
+        self.block_params = _file_params(self.spec)
+        self.params_refused: dict[str, Any] | None = None   # governed values the engine refused
+        self._params_height = -1                              # chain height they were synced at
         seed = int.from_bytes(os.urandom(8), "big")   # election timeouts differ per run and node
         self.engine = build_engine(self.spec, node.name, self.app, rng=random.Random(seed),
                                    suite=node.params.crypto, seed=node.params.account_seed,
@@ -277,7 +295,8 @@ class ConsensusDriver:
         self._queue = asyncio.Queue()
         self._worker = self.loop.create_task(self._apply_commits())
         self._restore()
-        self._run(self.engine.start(time.time()))
+        self.node.update_listeners.append(self._after_update)   # blocks a follower appends too
+        self._run(self._sync_params(time.time(), force=True) + self.engine.start(time.time()))
         log.info("consensus %s started as %s (validators %s, height %d)", self.spec.type,
                  self.node.name, ", ".join(self.spec.validators), self.node.chain.height)
 
@@ -329,9 +348,13 @@ class ConsensusDriver:
     def _run(self, outputs: list) -> None:
         if self.wal is not None:
             self.wal.save(self.engine)           # stable storage before any message leaves
+        extra: list = []
         for out in outputs:                      # commits reach the chain before any message
             if isinstance(out, Commit):          # leaves (a Solo proposer killed right after
-                self._commit(out)                # its broadcast must not lose the block)
+                extra += self._commit(out)       # its broadcast must not lose the block)
+        extra += self._sync_params(time.time())  # governed values: from the block after the tip
+        if extra:                                # (after the engine's own, so a re-armed timer wins)
+            outputs = [*outputs, *extra]
         for out in outputs:
             if isinstance(out, (Send, Broadcast)):
                 self._send(out)
@@ -413,19 +436,113 @@ class ConsensusDriver:
             self.node._background.add(task)
             task.add_done_callback(self.node._background.discard)
 
-    def _commit(self, commit: Commit) -> None:
-        """Apply a commit to the chain now; the mempool update and relay follow in order."""
+    def _commit(self, commit: Commit) -> list:
+        """Apply a commit to the chain now; the mempool update and relay follow in order.
+        Returns the engine outputs this caused (Raft: commands handed back by ``requeue``)."""
+        overflow: list[bytes] = []
         try:
-            update = self._apply(commit)
+            update = self._apply(commit, overflow)
         except (LabchainError, ValueError) as exc:
             self.commit_failures += 1
             log.error("consensus: committed value at height %d cannot be applied: %s",
                       commit.height, exc)
-            return
+            return []
         if update is not None:
             log.info("final block %s height %d (%s)", update.connected[-1].hash_in(self.node.suite).hex()[:16]
                      if update.connected else "?", self.node.chain.height, self.spec.type)
             self._queue.put_nowait(update)
+        if overflow and update is not None and hasattr(self.honest, "requeue"):
+            log.info("raft entry %d: %d command(s) over the block_tx_capacity in force, ordered again",
+                     commit.height, len(overflow))
+            return self.honest.requeue(overflow, time.time())
+        return []
+
+    # -- governed block parameters (issue #12: the new config applies from the next block) ----
+    def governed(self) -> BlockParams:
+        """The block parameters in force for the block after the tip: the chain config's
+        ``block.block_interval`` (ms) and ``block.block_tx_capacity`` as governance left them
+        after the tip block, else the chain file's ``consensus`` section."""
+        chain, gov = self.node.chain, self.node.governance
+        if gov is None or not gov.supported:
+            return _file_params(self.spec)
+        state = gov.refresh()
+        interval, capacity = self.spec.block_interval, self.spec.block_tx_capacity
+        since, sequence = 1, 0
+        for key in ("block.block_interval", "block.block_tx_capacity"):
+            found = state.value_since(key)
+            text = state.config.value(key)
+            if found is None or text is None:
+                continue
+            try:
+                number = int(text)
+            except ValueError:                    # never accepted (onchain.VALUE_RULES)
+                continue
+            if key == "block.block_interval":
+                interval = number / 1000.0
+            else:
+                capacity = number
+            if found[0] > since:
+                since, sequence = found
+        return BlockParams(since, interval, capacity, sequence)
+
+    def check_params(self, changes: dict[str, str]) -> None:
+        """ConsensusError with a sentence if this node's engine could not run with the block
+        values ``changes`` would set (``sendgovernance`` and ``checkgovernance`` ask first)."""
+        current = self.governed()
+        interval, capacity = current.block_interval, current.block_tx_capacity
+        try:
+            if "block.block_interval" in changes:
+                interval = int(changes["block.block_interval"]) / 1000.0
+            if "block.block_tx_capacity" in changes:
+                capacity = int(changes["block.block_tx_capacity"])
+        except ValueError:
+            return                                # the value rules say why (onchain.check_values)
+        limit = self.node.params.max_block_txs
+        if capacity > limit:
+            raise ConsensusError(f"block_tx_capacity {capacity} is over this chain's block rule of "
+                                 f"{limit} transactions (block.max_block_txs)", capacity)
+        self.honest.check_block_params(BlockParams(current.height, interval, capacity, current.sequence))
+
+    def _sync_params(self, now: float, force: bool = False) -> list:
+        """Give the engine the governed block parameters when they changed (after a block was
+        applied: they hold from the next height on every node alike). An engine that refuses
+        them keeps its values; the refusal is logged and shown in ``getconsensusstate``."""
+        height = self.node.chain.height
+        if height == self._params_height and not force:
+            return []
+        self._params_height = height
+        try:
+            params = self.governed()
+        except (LabchainError, ValueError) as exc:   # never break the commit path
+            log.error("consensus: governed block parameters unreadable at height %d: %s", height, exc)
+            return []
+        old = self.block_params
+        if not force and (params.block_interval, params.block_tx_capacity) == (
+                old.block_interval, old.block_tx_capacity):
+            return []
+        refused = self.params_refused
+        if refused and not force and refused["values"] == [params.block_interval, params.block_tx_capacity]:
+            return []
+        try:
+            outputs = self.honest.reconfigure(params, now)
+        except ConsensusError as exc:
+            self.params_refused = {"values": [params.block_interval, params.block_tx_capacity],
+                                   "config_sequence": params.sequence, "reason": str(exc)}
+            log.error("consensus: governed block parameters from height %d (config sequence %d) "
+                      "refused by the engine, keeping the previous ones: %s", params.height,
+                      params.sequence, exc)
+            return []
+        self.block_params, self.params_refused = params, None
+        if not force or params.sequence:
+            log.info("consensus: from height %d block_interval %.3f s, block_tx_capacity %d "
+                     "(chain config sequence %d)", params.height, params.block_interval,
+                     params.block_tx_capacity, params.sequence)
+        return list(outputs)
+
+    async def _after_update(self, update) -> None:
+        """A chain change outside the engine's commits (a follower's final-block sync)."""
+        if self.loop is not None and self.node.chain.height != self._params_height:
+            self._run([])
 
     async def _apply_commits(self) -> None:
         """After each applied commit, in order: the node's mempool update and relay."""
@@ -433,20 +550,26 @@ class ConsensusDriver:
             update = await self._queue.get()
             await self.node.after_update(update)
 
-    def _apply(self, commit: Commit):
+    def _apply(self, commit: Commit, overflow: list[bytes] | None = None):
         chain = self.node.chain
         if self.spec.type == "raft":
             if commit.height <= chain.height:
                 return None                           # already a block here (restart, re-emit)
             from labchain.consensus.raft import batch_commands
 
+            capacity = self.governed().block_tx_capacity if commit.height == chain.height + 1 else None
             txs = []
             for command in batch_commands(commit.value):
                 try:
-                    txs.append(chain.ledger.tx_type.from_bytes(command))   # the ledger model's tx
+                    tx = chain.ledger.tx_type.from_bytes(command)        # the ledger model's tx
                 except (EncodingError, ValueError):
                     continue                          # not a transaction: left out everywhere
-            block, dropped = build_block(chain, txs, self._reward_address())
+                if capacity is not None and len(txs) >= capacity:
+                    if overflow is not None:          # an entry cut before the capacity changed:
+                        overflow.append(command)      # the rest is ordered again (requeue)
+                    continue
+                txs.append(tx)
+            block, dropped = build_block(chain, txs, self._reward_address(), capacity=capacity)
             if dropped:
                 log.info("raft entry %d: %d command(s) left out (invalid or over capacity)",
                          commit.height, dropped)
@@ -467,7 +590,8 @@ class ConsensusDriver:
         body = dict(self.engine.status())
         body.setdefault("height", self.node.chain.height)     # the engine's own height wins
         body.update(type=self.spec.type, node=self.node.name, chain_height=self.node.chain.height,
-                    validators=list(self.spec.validators), bad_messages=self.bad_messages,
+                    validators=list(self.spec.validators), block=self.block_params.to_json(),
+                    block_params_refused=self.params_refused, bad_messages=self.bad_messages,
                     commit_failures=self.commit_failures,
                     connected=sorted(p.name for p in self._peers()))
         executions = getattr(self.node.chain.ledger, "executions", None)   # the account model's counts

@@ -10,6 +10,14 @@ roots) of block ``h + 1`` are those after block ``h``. When the member store cha
 node's link authenticator takes it and drops every connected peer it now refuses (the
 reason shows in ``getrefusedpeers`` and the node's log).
 
+On an engine chain the consensus driver follows the governed ``block.block_interval`` and
+``block.block_tx_capacity`` from the block after the one that carried the update
+(:meth:`labchain.node.consensus.ConsensusDriver.governed`); a config update setting values the
+node's engine cannot run with (PBFT: an interval not below ``request_timeout``; any engine: a
+capacity over the chain's ``max_block_txs``) is refused by ``checkgovernance``/``sendgovernance``
+with the engine's sentence, as values no node could use are by the value rules
+(:data:`labchain.identity.onchain.VALUE_RULES`).
+
 RPC methods (registered by :func:`register`, on permissioned chains):
 ``getgovernance`` (sequence, config, CRL, frozen set, history), ``proposeconfigupdate(changes)``
 and ``proposememberop(op, ...)`` (the unsigned record for the next sequence and the bytes each
@@ -123,14 +131,17 @@ def register(node: Node, auth, members) -> ChainGovernance:
     chain = node.chain
     auth.store = gov.refresh().members     # a restarted node starts from its chain's member store
 
+    followed = [auth.store]     # the member store the links follow (the consensus driver may
+                                # have replayed the new block already: compare with this, not gov.state)
+
     async def on_update(update) -> None:
-        before = gov.state.members
         try:
             state = gov.refresh()
         except (LabchainError, ValueError) as exc:  # never break the node's block path
             log.error("governance replay failed at height %d: %s", node.chain.height, exc)
             return
-        if state.members != before:
+        if state.members != followed[0]:
+            followed[0] = state.members
             result = await auth.follow(state.members, node.p2p.peers.values())
             log.info("member store changed by governance at height %d; dropped peers %s",
                      state.height, result["dropped_peers"])
@@ -196,11 +207,28 @@ def register(node: Node, auth, members) -> ChainGovernance:
             raise RpcError(Code.INVALID_PARAMETER, "revoke needs the org and the certificate's hex serial")
         return _proposal(GovernanceTx.of(MemberOp(kind, org or "", data, serial or "")))
 
+    def _engine_refusal(gtx: GovernanceTx) -> str:
+        """Why this node's consensus engine could not run with the block values ``gtx`` sets
+        ("" if it could, or if ``gtx`` sets none): refused before sending, like a policy."""
+        action = gtx.action()
+        if node.consensus is None or not isinstance(action, ConfigUpdate):
+            return ""
+        changes = {c.key: c.value for c in action.changes if c.resource == "CHAIN_CONFIG-BLOCK_UPDATE"}
+        try:
+            node.consensus.check_params(changes)
+        except LabchainError as exc:
+            return f"the {node.params.consensus.type} engine cannot use it: {exc}"
+        return ""
+
     def _traces(gtx: GovernanceTx) -> list:
         try:
-            return gov.refresh().check(gtx, _now())
+            traces = gov.refresh().check(gtx, _now())
         except IdentityError as exc:   # a PolicyError's sentence is its trace (PolicyResult.explain)
             raise RpcError(Code.VERIFY_REJECTED, f"governance rejected: {exc}") from None
+        refusal = _engine_refusal(gtx)
+        if refusal:
+            raise RpcError(Code.VERIFY_REJECTED, f"governance rejected: {refusal}")
+        return traces
 
     def checkgovernance(hex_text: str) -> dict:
         gtx = _record(hex_text)
@@ -211,7 +239,7 @@ def register(node: Node, auth, members) -> ChainGovernance:
             return {"accepted": False, "reason": str(exc), "traces": []}
         try:
             state.check(gtx, _now())
-            reason = ""
+            reason = _engine_refusal(gtx)
         except IdentityError as exc:
             reason = str(exc)
         return {"accepted": not reason, "reason": reason, "description": gtx.describe(),

@@ -43,7 +43,10 @@ Simplifications versus PBFT and FISCO BCOS
 ------------------------------------------
 * No pipelining: the primary proposes ``n + 1`` after it executed ``n`` (a block's parent
   must be final first), and a backup prepares ``n`` only after it executed ``n - 1``. The
-  watermark window still bounds what is logged.
+  watermark window still bounds what is logged. So a governed ``block_interval``
+  (:meth:`PBFTEngine.reconfigure`, called after ``n`` applied) holds exactly from ``n + 1``.
+* The validator set is the constructor's for every view and height (governed consensus-node
+  changes are data only so far, docs/consensus-nodes.md).
 * Signatures on every message instead of MAC authenticators; no client requests, replies
   or request batching: values come from ``app.propose`` on the primary.
 * State transfer copies committed values with their certificates rather than an
@@ -63,8 +66,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from labchain.consensus.engine import (
-    Application, Broadcast, ConsensusError, Commit, Engine, Misbehaviour, Output, SetTimer,
-    Send, max_faulty, quorum,
+    Application, BlockParams, Broadcast, ConsensusError, Commit, Engine, Misbehaviour, Output,
+    SetTimer, Send, max_faulty, quorum,
 )
 from labchain.consensus.pbft.messages import (
     CatchUp, Checkpoint, CommitCertificate, CommitVote, CommittedEntry, Fetch, NewView,
@@ -284,6 +287,26 @@ class PBFTEngine(Engine):
             "pending": sorted(s for s in self.slots if s > self.last_executed),
             "log_size": self.log_size(), "f": self.f, "n": self.n,
         }
+
+    # --- governed block parameters --------------------------------------------------------
+    def check_block_params(self, params: BlockParams) -> None:
+        params.check(self.name, 0.0, strict=False)         # FISCO BCOS min_seal_time may be 0
+        if not params.block_interval < self.request_timeout:
+            raise ConsensusError(f"pbft: block_interval {params.block_interval} s must stay below "
+                                 f"request_timeout ({self.request_timeout} s), or every height would "
+                                 "time out", params)
+
+    def reconfigure(self, params: BlockParams, now: float) -> list[Output]:
+        """Governed ``block_interval`` from ``params.height`` on: the primary waits that long
+        before its next pre-prepare (re-armed now if it changed). The capacity is the
+        application's (``app.propose`` builds the block, ``app.check`` refuses a larger one)."""
+        self.check_block_params(params)
+        changed = params.block_interval != self.block_interval
+        self.block_params, self.block_interval = params, params.block_interval
+        out: list[Output] = []
+        if changed:
+            self._maybe_propose(out)
+        return out
 
     # --- normal case --------------------------------------------------------------------
     def _maybe_propose(self, out: list[Output]) -> None:

@@ -47,7 +47,8 @@ Simplifications versus etcd/raft and ChainMaker's Raft (which wraps etcd/raft):
   message per reply (pipelined), and the whole log stays in memory;
 * no PreVote and no leader lease: a node that comes back from a partition with a higher term
   makes the leader step down once (safe, costs one election);
-* membership is the fixed validator list given to the constructor (no joint consensus or
+* ``block_interval``/``block_tx_capacity`` change by :meth:`RaftEngine.reconfigure` (governance,
+  from the next block); membership is the fixed validator list given to the constructor (no joint consensus or
   ConfChange); a node outside the list never campaigns or votes and the leader does not
   replicate to it;
 * persistence is the driver's job: the simulator keeps the engine object across a crash, which
@@ -62,12 +63,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from labchain.consensus.engine import (
-    Application, CancelTimer, Commit, ConsensusError, Engine, Misbehaviour, Output, Send,
-    SetTimer, majority,
+    Application, BlockParams, CancelTimer, Commit, ConsensusError, Engine, Misbehaviour, Output,
+    Send, SetTimer, majority,
 )
 from labchain.consensus.raft.messages import (
     MAX_COMMAND, MAX_TERM, AppendEntries, AppendReply, Batch, Entry, Forward, RequestVote,
@@ -497,6 +498,40 @@ class RaftEngine(Engine):
             for d, c in chunk:
                 self.pending[d] = (c, now)
             outputs.append(Send(self.leader, Forward(tuple(c for _, c in chunk))))
+        return outputs
+
+    # --- governed block parameters --------------------------------------------------------
+    def check_block_params(self, params: BlockParams) -> None:
+        params.check(self.name)
+
+    def reconfigure(self, params: BlockParams, now: float) -> list[Output]:
+        """Governed ``block_interval`` and ``block_tx_capacity`` from ``params.height`` on: the
+        leader cuts its next entries with them (and re-arms its batch timer if the interval
+        changed). An entry cut earlier (pipelined, not yet committed when the block before
+        ``params.height`` was applied) keeps its size: the driver builds its block with the
+        capacity in force and hands the rest back with :meth:`requeue`."""
+        self.check_block_params(params)
+        changed = params.block_interval != self.config.block_interval
+        self.config = replace(self.config, block_interval=params.block_interval,
+                              block_tx_capacity=params.block_tx_capacity)
+        self.block_params = params
+        return [SetTimer(BATCH, self.config.block_interval)] if changed and self.role == LEADER else []
+
+    def requeue(self, commands: list[bytes], now: float) -> list[Output]:
+        """Order ``commands`` again: a committed entry carried them, but the block built from it
+        could not (over the capacity in force at its height). Every node calls this for the same
+        commands at the same height, so they stay pending everywhere until a later entry holds
+        them; a command is still committed to a block exactly once."""
+        outputs: list[Output] = []
+        fresh = []
+        for command in commands:
+            digest = command_digest(command)
+            if self.in_log.get(digest, self.commit_index + 1) <= self.commit_index:
+                del self.in_log[digest]
+            if self._add_pending(command, now):
+                fresh.append(command)
+        if fresh and self.role != LEADER and self.leader is not None:
+            outputs.append(Send(self.leader, Forward(tuple(fresh))))
         return outputs
 
     # --- status -------------------------------------------------------------------------

@@ -37,7 +37,11 @@ crashed node's memory, a real node would need a WAL); a validator re-broadcasts 
 of the last two rounds every ``gossip_interval`` (no relaying of others' votes); proposer
 rotation ignores weights
 (Tendermint weights it by voting power); messages for the next height are buffered (bounded),
-later ones dropped and recovered by sync; a lying round is bounded by ``max_round_ahead``.
+later ones dropped and recovered by sync; a lying round is bounded by ``max_round_ahead``;
+the validator set and weights are the constructor's at every height (a governed consensus-node
+change is data only so far, docs/consensus-nodes.md); governed block parameters reach the
+engine through the base :meth:`~labchain.consensus.engine.Engine.reconfigure` (only
+``block_tx_capacity`` matters, through the application).
 """
 from __future__ import annotations
 
@@ -45,7 +49,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from labchain.consensus.engine import (
-    Application, Broadcast, Commit, ConsensusError, Engine, Misbehaviour, Output, Send, SetTimer,
+    Application, BlockParams, Broadcast, Commit, ConsensusError, Engine, Misbehaviour, Output, Send,
+    SetTimer,
 )
 from labchain.consensus.tbft.messages import (
     PRECOMMIT, PREVOTE, PROPOSE, STEP_NAMES, CertificateError, CertVote, CommitCertificate,
@@ -257,6 +262,11 @@ class TBFTEngine(Engine):
         self._start_round(0, out)
         self._progress(out)
         return out
+
+    def check_block_params(self, params: BlockParams) -> None:
+        """TBFT times its rounds with its own timeouts (no ``block_interval``); the capacity is
+        the application's (``app.propose``, and ``app.check`` refuses a larger block)."""
+        params.check(self.name, 0.0, strict=False)
 
     def status(self) -> dict[str, Any]:
         return {"engine": "tbft", "height": self.height, "round": self.round,

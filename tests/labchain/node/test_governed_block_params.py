@@ -1,0 +1,155 @@
+"""Governed block parameters on real node processes (issue #12: "the new config applies from the
+next block on every node"): on consortium-4org-raft, a config update of
+``block.block_tx_capacity`` to 2 endorsed by three org admins holds from the block after the one
+that carries it: ten transactions then fill blocks of at most 2, and every node (the four Raft
+validators and the regulator) reports the same capacity from the same height and config sequence
+in ``getconsensusstate``; a ``block.block_interval`` update shows the same way. Values no node
+could use (capacity 0, a negative interval, text, an unknown key, an interval PBFT could not
+keep) are refused with a sentence before anything is sent, and the nodes keep serving."""
+from __future__ import annotations
+
+import pytest
+
+from labchain.core.config import load_config
+from labchain.identity import ConfigChange, ConfigUpdate
+from labchain.identity.errors import ConfigUpdateError
+from labchain.identity.onchain import GovernanceState, GovernanceTx, check_values
+from labchain.ledger.account.wallet import AccountWallet
+from labchain.node.rpc import RpcError
+from labchain.testnet import Testnet
+from polling import wait_until
+
+BLOCK = "CHAIN_CONFIG-BLOCK_UPDATE"
+ENDORSERS = ["org1", "org3", "org4"]          # a majority of the 5 orgs
+
+
+# --- the value rules (pure) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, value, sentence", [
+    ("block.block_tx_capacity", "0", "block.block_tx_capacity='0' is refused: it must be from 1 to 1000000 transactions"),
+    ("block.block_interval", "-200", "block.block_interval='-200' is refused: it must be from 1 to 600000 of milliseconds"),
+    ("block.block_interval", "fast", "'fast' is refused: it must be a whole number of milliseconds"),
+    ("block.tx_timestamp_verify", "maybe", "it must be true or false"),
+])
+def test_a_block_value_no_node_could_use_is_refused_with_a_sentence(key, value, sentence):
+    update = ConfigUpdate("c", 1, (ConfigChange(BLOCK, key, value),))
+    with pytest.raises(ConfigUpdateError) as info:
+        check_values(update)
+    assert sentence in str(info.value)
+
+
+def test_usable_block_values_pass_the_value_rules():
+    check_values(ConfigUpdate("c", 1, (ConfigChange(BLOCK, "block.block_interval", "500"),
+                                       ConfigChange(BLOCK, "block.block_tx_capacity", "2"),
+                                       ConfigChange(BLOCK, "block.tx_timestamp_verify", "true"))))
+
+
+def test_replay_records_a_bad_value_as_rejected_and_remembers_where_good_values_start():
+    from labchain.identity.members import MemberStore
+
+    state = GovernanceState.genesis("c", MemberStore("public", "p256-sha256"))
+    bad = GovernanceTx.of(ConfigUpdate("c", 1, (ConfigChange(BLOCK, "block.block_tx_capacity", "0"),)))
+    after = state.apply(bad, 3, "aa", None)
+    assert after.config.sequence == 0 and not after.history[-1].accepted
+    assert "is refused: it must be from 1" in after.history[-1].reason
+    assert after.value_since("block.block_tx_capacity") is None
+
+
+# --- real processes ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("H2-governed-params")
+    tn = Testnet.start(config="consortium-4org-raft", dir=folder / "tn", timeout=120)
+    try:
+        wait_until(lambda: tn.leader() is not None, 60, "a Raft leader")
+        yield tn
+    finally:
+        tn.down()
+
+
+def _update(net, key: str, value: str) -> tuple[int, int]:
+    """Send an endorsed update; (height of its block, the new sequence) once every node has it."""
+    gov = net.governance
+    answer = gov.send(gov.endorse(gov.propose_config([(BLOCK, key, value)]), ENDORSERS))
+    wait_until(lambda: all(any(o["txid"] == answer["txid"] for o in n.rpc.getgovernance()["history"])
+                           for n in net.nodes), 60, f"the {key} update on every node")
+    [outcome] = [o for o in net.nodes[0].rpc.getgovernance()["history"] if o["txid"] == answer["txid"]]
+    assert outcome["accepted"], outcome
+    return outcome["height"], outcome["sequence"]
+
+
+def _in_force(net, key: str, value, height: int, sequence: int) -> None:
+    def everywhere():
+        states = [n.rpc.getconsensusstate() for n in net.nodes]
+        return all(s["block"][key] == value and s["block"]["from_height"] == height + 1
+                   and s["block"]["config_sequence"] == sequence for s in states)
+    wait_until(everywhere, 60, f"{key}={value} from height {height + 1} on every node")
+
+
+def _transfers(net, count: int) -> list[str]:
+    wallet = AccountWallet(load_config(net.params).params)
+    to = str(wallet.address(5))
+    nonce = net.nodes[0].rpc.call("getaccount", str(wallet.address(2)))["pending_nonce"]
+    return [net.nodes[0].rpc.call("sendtransaction", wallet.transfer(2, to, 1000, nonce + i).to_bytes().hex())
+            for i in range(count)]
+
+
+def _block_txids(node, height: int) -> list[str]:
+    return [tx["txid"] for tx in node.rpc.getblock(height)["transactions"]]
+
+
+def _hash(node, height: int) -> str:
+    block = node.rpc.getblock(height)
+    return block.get("hash") or block["header"]["hash"]
+
+
+def test_a_governed_block_tx_capacity_holds_from_the_next_block_on_every_node(net):
+    height, sequence = _update(net, "block.block_tx_capacity", "2")
+    _in_force(net, "block_tx_capacity", 2, height, sequence)
+    txids = _transfers(net, 10)
+    where: dict[str, int] = {}
+
+    def all_committed():
+        top = min(n.rpc.getblockcount() for n in net.nodes)
+        where.clear()
+        for h in range(height + 1, top + 1):
+            for txid in _block_txids(net.nodes[0], h):
+                where[txid] = h
+        return all(t in where for t in txids) and top
+    top = wait_until(all_committed, 90, "the 10 transactions in blocks on every node")
+    sizes = {h: len(_block_txids(net.nodes[0], h)) for h in range(height + 1, top + 1)}
+    assert max(sizes.values()) <= 2 and len({where[t] for t in txids}) >= 5, sizes
+    assert sorted(where[t] for t in txids) == sorted(where[t] for t in set(txids))   # each once
+    for node in net.nodes[1:]:                                                      # the same blocks
+        assert _hash(node, top) == _hash(net.nodes[0], top)
+    state = net.nodes[4].rpc.getconsensusstate()                                    # the regulator too
+    assert state["block"] == {"from_height": height + 1, "block_interval": 0.2, "block_tx_capacity": 2,
+                              "config_sequence": sequence}
+
+
+def test_a_governed_block_interval_shows_in_getconsensusstate_at_the_same_height_everywhere(net):
+    height, sequence = _update(net, "block.block_interval", "300")
+    _in_force(net, "block_interval", 0.3, height, sequence)
+    assert {n.rpc.getconsensusstate()["block_params_refused"] is None for n in net.nodes} == {True}
+    assert net.nodes[2].rpc.getgovernance()["values"]["block.block_interval"] == "300"
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("block.block_tx_capacity", "0", "it must be from 1 to 1000000 transactions"),
+    ("block.block_interval", "-5", "it must be from 1 to 600000 of milliseconds"),
+    ("block.block_tx_capacity", "20000", "over this chain's block rule of 10000 transactions"),
+    ("block.block_speed", "9", "cannot set 'block.block_speed'"),
+])
+def test_bad_block_values_are_refused_before_sending_and_the_nodes_keep_running(net, key, value, match):
+    gov = net.governance
+    before = gov.state()["sequence"]
+    gtx = gov.endorse(gov.propose_config([(BLOCK, key, value)]), ENDORSERS)
+    checked = gov.check(gtx)
+    assert checked["accepted"] is False and match in checked["reason"]
+    with pytest.raises(RpcError, match="governance rejected"):
+        gov.send(gtx)
+    assert gov.state()["sequence"] == before
+    tip = net.nodes[0].rpc.getblockcount()
+    _transfers(net, 1)
+    wait_until(lambda: min(n.rpc.getblockcount() for n in net.nodes) > tip, 60, "a block after the refusal")
