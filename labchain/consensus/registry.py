@@ -14,11 +14,15 @@ validators
 block_interval / block_tx_capacity
     ChainMaker's ``block.block_interval`` (milliseconds there, seconds here) and
     ``block.block_tx_capacity``: how often a block is cut and how many transactions it holds.
+    The spec gives the values an engine starts with; a governed config update changes them from
+    the next block on (``Engine.reconfigure`` with a ``BlockParams``, driven by
+    labchain/node/consensus.py).
 
 Simplifications: the BFT engines' validator keys are derived from the chain's account seed
 (``validator_secret``), so every node of a testnet knows every validator's public key without a
-certificate authority (issue #12's identity layer replaces this); PBFT and TBFT are registered
-but only Solo and Raft are exercised on real node processes so far (docs/consensus-nodes.md).
+certificate authority (issue #12's identity layer replaces this); ``validators`` is fixed for the
+chain's life (a governed consensus-node change does not reach the engines yet,
+docs/consensus-nodes.md).
 """
 from __future__ import annotations
 

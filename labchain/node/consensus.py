@@ -27,6 +27,19 @@ block ``i`` with ``finality.build_block`` (same parent, same commands -> the sam
 every node); a no-op entry of a new leader becomes an empty block. So the log index is the
 block height on every engine.
 
+Governed block parameters (issue #12: the new config applies from the next block)
+--------------------------------------------------------------------------------
+:meth:`ConsensusDriver.governed` reads ``block.block_interval`` (ms) and
+``block.block_tx_capacity`` from the governance state after the tip block (node/governance.py),
+else the chain file's ``consensus.<type>`` values. After every applied block (an engine commit,
+or a block a follower synced) the driver compares them with the values in force and, when they
+changed, calls ``engine.reconfigure(BlockParams(tip + 1, ...))`` and carries out its outputs
+(a re-armed block timer); so every node switches at the same height. The capacity is kept by
+the application too: ``propose`` builds with it, ``check`` refuses a proposal for the next
+height that holds more; a Raft block is built from its entry with it, and the commands it
+cannot hold go back to the engine (``RaftEngine.requeue``). ``getconsensusstate.block`` shows
+the values in force, their first height and config sequence.
+
 Persistence and restart (docs/consensus-nodes.md)
 -------------------------------------------------
 * Raft: ``current_term``, ``voted_for`` and every log entry go to ``DIR/raft.wal``
@@ -55,7 +68,10 @@ On an engine chain the node does not relay or download blocks over ``inv``/``get
 (anyone could forge a block without work); blocks arrive only as commits of the engine.
 
 Simplifications: a peer's engine identity is the name in its ``version`` message (not yet a
-certificate; issue #12's identity layer authenticates it); a ``Send`` to a validator with no
+certificate; issue #12's identity layer authenticates it); the validator set is the chain file's
+at every height (governed ``CHAIN_CONFIG-NODE_ID_ADD``/``_DELETE`` changes are data only, shown by
+``getgovernance``; docs/consensus-nodes.md); a proposal for a height above the next one is
+checked against its own rules only, not the capacity in force there; a ``Send`` to a validator with no
 open connection is dropped (engines recover from loss); Raft's WAL is never compacted; PBFT
 and TBFT keep their state in memory only (a restarted BFT validator rejoins through the
 engines' own catch-up).
@@ -214,12 +230,17 @@ class NodeApplication:
 
     def __init__(self, node: Node, params=None) -> None:
         self.node = node
-        self.params = params or (lambda: _file_params(node.params.consensus))
+        self.params = params or self._file_params
+
+    def _file_params(self) -> BlockParams | None:
+        spec = getattr(getattr(self.node, "params", None), "consensus", None)
+        return _file_params(spec) if spec is not None else None      # None: no capacity to keep
 
     def propose(self, height: int) -> bytes:
         node = self.node
+        params = self.params()
         block, _ = build_block(node.chain, node.mempool.transactions(), node.accounts.reward_address,
-                               timestamp=int(node.clock()), capacity=self.params().block_tx_capacity)
+                               timestamp=int(node.clock()), capacity=params and params.block_tx_capacity)
         return block.to_bytes()
 
     def check(self, height: int, value: bytes) -> str | None:
@@ -241,8 +262,8 @@ class NodeApplication:
             return None if same else f"height {height} is already final with another block"
         if height == chain.height + 1 and block.prev_hash != chain.tip_hash:
             return f"the block at height {height} does not build on this node's tip"
-        if height == chain.height + 1:
-            params = self.params()
+        params = self.params() if height == chain.height + 1 else None
+        if params is not None:
             count = len(block.transactions) - (1 if chain.ledger.name == "utxo" else 0)   # UTXO: + coinbase
             if count > params.block_tx_capacity:
                 return (f"the block at height {height} holds {count} transactions, more than the "

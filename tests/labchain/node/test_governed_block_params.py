@@ -55,6 +55,31 @@ def test_replay_records_a_bad_value_as_rejected_and_remembers_where_good_values_
     assert after.value_since("block.block_tx_capacity") is None
 
 
+def test_a_proposal_over_the_capacity_in_force_is_refused_saying_since_when():
+    from types import SimpleNamespace
+
+    from labchain.chain import Chain
+    from labchain.chain.finality import build_block
+    from labchain.consensus.engine import BlockParams
+    from labchain.node.consensus import NodeApplication
+
+    params = load_config("tbft-4-account").params
+    wallet = AccountWallet(params)
+    chain = Chain(params, clock=lambda: params.genesis_timestamp + 10_000)
+    try:
+        txs = [wallet.transfer(0, str(wallet.address(1)), 5, n) for n in range(3)]
+        three, _ = build_block(chain, txs, wallet.addresses[4])
+        two, _ = build_block(chain, txs, wallet.addresses[4], capacity=2)
+        app = NodeApplication(SimpleNamespace(chain=chain), lambda: BlockParams(7, 0.5, 2, 3))
+        assert app.check(1, three.to_bytes()) == ("the block at height 1 holds 3 transactions, more than the "
+                                                  "block_tx_capacity of 2 in force since height 7 (chain config "
+                                                  "sequence 3)")
+        assert app.check(1, two.to_bytes()) is None and len(two.transactions) == 2
+        assert NodeApplication(SimpleNamespace(chain=chain)).check(1, three.to_bytes()) is None   # no limit given
+    finally:
+        chain.close()
+
+
 # --- real processes ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -153,3 +178,51 @@ def test_bad_block_values_are_refused_before_sending_and_the_nodes_keep_running(
     tip = net.nodes[0].rpc.getblockcount()
     _transfers(net, 1)
     wait_until(lambda: min(n.rpc.getblockcount() for n in net.nodes) > tip, 60, "a block after the refusal")
+
+
+# --- a TBFT consortium: the capacity is the proposer's and every validator's check ----------
+
+def _tbft_consortium(folder):
+    """consortium-4org-raft's orgs, identities and governance on TBFT (the regulator, node4,
+    follows without voting)."""
+    import yaml
+
+    from labchain.core.config import resolve
+
+    data = yaml.safe_load(resolve("consortium-4org-raft").read_text(encoding="utf-8"))
+    data["chain_id"] = "consortium-4org-tbft"
+    data["consensus"] = {"type": "tbft", "validators": ["node0", "node1", "node2", "node3"],
+                         "tbft": {"block_interval": 0.5, "block_tx_capacity": 1000,
+                                  "TBFT_propose_timeout": 3.0, "TBFT_propose_delta_timeout": 0.5,
+                                  "TBFT_blocks_per_proposer": 1}}
+    path = folder / "consortium-4org-tbft.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_on_tbft_a_governed_capacity_bounds_every_later_proposal_on_every_node(tmp_path):
+    tn = Testnet.start(config=str(_tbft_consortium(tmp_path)), dir=tmp_path / "tn", timeout=120)
+    try:
+        wait_until(lambda: min(n.rpc.getblockcount() for n in tn.nodes) >= 1, 60, "a first TBFT block")
+        assert tn.nodes[4].rpc.getconsensusstate()["block"]["block_tx_capacity"] == 1000
+        height, sequence = _update(tn, "block.block_tx_capacity", "2")
+        _in_force(tn, "block_tx_capacity", 2, height, sequence)
+        txids = _transfers(tn, 8)
+        where: dict[str, int] = {}
+
+        def all_committed():
+            top = min(n.rpc.getblockcount() for n in tn.nodes)
+            for h in range(height + 1, top + 1):
+                for txid in _block_txids(tn.nodes[1], h):
+                    where[txid] = h
+            return all(t in where for t in txids) and top
+        top = wait_until(all_committed, 120, "the 8 transactions in TBFT blocks on every node")
+        sizes = {h: len(_block_txids(tn.nodes[1], h)) for h in range(height + 1, top + 1)}
+        assert max(sizes.values()) <= 2 and len({where[t] for t in txids}) >= 4, sizes
+        assert len({_hash(n, top) for n in tn.nodes}) == 1
+        # an interval this engine has no use for is taken (TBFT's rounds have their own timeouts)
+        gov = tn.governance
+        assert gov.check(gov.endorse(gov.propose_config([(BLOCK, "block.block_interval", "100")]),
+                                     ENDORSERS))["accepted"] is True
+    finally:
+        tn.down()
