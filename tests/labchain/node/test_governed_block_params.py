@@ -164,6 +164,18 @@ def test_a_governed_block_interval_shows_in_getconsensusstate_at_the_same_height
     assert net.nodes[2].rpc.getgovernance()["values"]["block.block_interval"] == "300"
 
 
+def test_a_restarted_validator_runs_with_the_governed_values_of_its_chain(net):
+    before = net.nodes[0].rpc.getconsensusstate()["block"]
+    assert before["config_sequence"] >= 1                      # the updates of the tests above
+    net.kill(2)
+    net.restart(2)
+    wait_until(lambda: net.nodes[2].rpc.getconsensusstate()["block"] == before, 60,
+               "node2 back with the governed values")
+    tip = net.nodes[0].rpc.getblockcount()
+    _transfers(net, 3)
+    wait_until(lambda: net.nodes[2].rpc.getblockcount() > tip, 60, "node2 following new blocks")
+
+
 @pytest.mark.parametrize("key, value, match", [
     ("block.block_tx_capacity", "0", "it must be from 1 to 1000000 transactions"),
     ("block.block_interval", "-5", "it must be from 1 to 600000 of milliseconds"),
@@ -219,5 +231,42 @@ def test_on_tbft_a_governed_capacity_bounds_every_later_proposal_on_every_node(t
         gov = tn.governance
         assert gov.check(gov.endorse(gov.propose_config([(BLOCK, "block.block_interval", "100")]),
                                      ENDORSERS))["accepted"] is True
+    finally:
+        tn.down()
+
+
+# --- PBFT: an interval the engine cannot keep is refused by the node --------------------------
+
+def test_on_pbft_a_governed_interval_applies_at_one_height_and_one_over_the_request_timeout_is_refused(tmp_path):
+    """PBFT has no non-voting node: the consortium without its regulator (4 orgs, majority 3)."""
+    import yaml
+
+    path = _tbft_consortium(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["chain_id"] = "consortium-4org-pbft"
+    data["consensus"] = {"type": "pbft", "validators": ["node0", "node1", "node2", "node3"],
+                         "pbft": {"block_interval": 0.5, "block_tx_capacity": 1000, "request_timeout": 3.0,
+                                  "checkpoint_period": 10}}
+    data["identity"]["cryptogen"]["orgs"] = [o for o in data["identity"]["cryptogen"]["orgs"]
+                                             if o["name"] != "regulator"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    tn = Testnet.start(config=str(path), dir=tmp_path / "tn", timeout=120)
+    try:
+        wait_until(lambda: min(n.rpc.getblockcount() for n in tn.nodes) >= 1, 60, "a first PBFT block")
+        assert len(tn.nodes) == 4
+        height, sequence = _update(tn, "block.block_interval", "200")
+        _in_force(tn, "block_interval", 0.2, height, sequence)
+        gov = tn.governance
+        slow = gov.endorse(gov.propose_config([(BLOCK, "block.block_interval", "5000")]), ENDORSERS)
+        checked = gov.check(slow)
+        assert checked["accepted"] is False
+        assert "the pbft engine cannot use it: pbft: block_interval 5.0 s must stay below request_timeout " \
+               "(3.0 s)" in checked["reason"]
+        with pytest.raises(RpcError, match="governance rejected: the pbft engine cannot use it"):
+            gov.send(slow)
+        tip = tn.nodes[0].rpc.getblockcount()
+        _transfers(tn, 2)
+        wait_until(lambda: min(n.rpc.getblockcount() for n in tn.nodes) > tip, 60, "PBFT blocks after the refusal")
+        assert {n.rpc.getconsensusstate()["block"]["block_interval"] for n in tn.nodes} == {0.2}
     finally:
         tn.down()
