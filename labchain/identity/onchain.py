@@ -151,13 +151,13 @@ def trace_json(result: PolicyResult) -> dict:
 
 # --- values a config update may set ----------------------------------------------------------
 
-def _integer(low: int, high: int, unit: str = ""):
+def _integer(low: int, high: int, unit: str):
     def rule(text: str) -> str | None:
         try:
             value = int(text, 10)
         except (TypeError, ValueError):
-            return f"it must be a whole number{unit} from {low} to {high}"
-        return None if low <= value <= high else f"it must be from {low} to {high}{unit}"
+            return f"it must be a whole number of {unit} from {low} to {high}"
+        return None if low <= value <= high else f"it must be from {low} to {high} {unit}"
     return rule
 
 
@@ -167,10 +167,10 @@ def _boolean(text: str) -> str | None:
 
 #: key -> rule returning why a value is refused (None: acceptable); ChainMaker's bc.yml units
 VALUE_RULES = {
-    "block.block_interval": _integer(1, 600_000, " of milliseconds"),      # ChainMaker: ms
-    "block.block_tx_capacity": _integer(1, 1_000_000, " transactions"),
-    "block.block_size": _integer(1, 1_000, " MB"),                           # ChainMaker: MB
-    "block.tx_timeout": _integer(1, 31_536_000, " seconds"),
+    "block.block_interval": _integer(1, 600_000, "milliseconds"),      # ChainMaker: ms
+    "block.block_tx_capacity": _integer(1, 1_000_000, "transactions"),
+    "block.block_size": _integer(1, 1_000, "MB"),                           # ChainMaker: MB
+    "block.tx_timeout": _integer(1, 31_536_000, "seconds"),
     "block.tx_timestamp_verify": _boolean,
 }
 

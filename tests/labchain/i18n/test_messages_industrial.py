@@ -306,3 +306,44 @@ def test_consensus_invariant_violations_lab_13_meets_read_in_chinese(zh):
         error = refusal(check)
         assert isinstance(error, InvariantViolation)
         assert_chinese(error)                 # the committed values are quoted bytes: values
+
+
+# --- governed block parameters (issue #12: a config update of block_interval/block_tx_capacity) ---
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("block.block_tx_capacity", "0", "1 到 1000000 笔交易之间"),
+    ("block.block_tx_capacity", "lots", "（交易笔数）"),
+    ("block.block_interval", "-200", "1 到 600000 毫秒之间"),
+    ("block.block_interval", "fast", "单位为毫秒"),
+    ("block.block_size", "x", "单位为 MB"),
+    ("block.tx_timeout", "0", "1 到 31536000 秒之间"),
+    ("block.tx_timestamp_verify", "maybe", "true 或 false"),
+])
+def test_a_refused_block_value_reads_in_chinese_with_its_key_and_range(key, value, shown, zh):
+    from labchain.identity import ConfigChange, ConfigUpdate
+    from labchain.identity.onchain import check_values
+
+    error = refusal(lambda: check_values(ConfigUpdate("c", 1, (ConfigChange("CHAIN_CONFIG-BLOCK_UPDATE", key, value),))))
+    assert isinstance(error, id_errors.ConfigUpdateError)
+    assert f"{key}={value!r} 被拒绝" in str(error) and shown in str(error)
+    assert_chinese(error, "CHAIN_CONFIG", "BLOCK_UPDATE", "block", "block_tx_capacity", "block_interval",
+                   "block_size", "tx_timeout", "tx_timestamp_verify", "lots", "fast", "maybe", "true", "false", "MB", "x")
+
+
+def test_block_values_an_engine_cannot_keep_read_in_chinese(zh):
+    from labchain.consensus.engine import BlockParams
+    from labchain.consensus.engine import ConsensusError
+    from labchain.consensus.pbft.engine import PBFTEngine, keyring
+
+    names = ("raft", "pbft", "block_tx_capacity", "block_interval", "request_timeout")
+    for call in (lambda: BlockParams(1, 1.0, 0, 0).check("raft"),
+                 lambda: BlockParams(1, -1.0, 5, 0).check("raft"),
+                 lambda: BlockParams(1, -1.0, 5, 0).check("pbft", 0.0, strict=False)):
+        error = refusal(call)
+        assert isinstance(error, ConsensusError)
+        assert_chinese(error, *names)
+    secrets, public = keyring(("v0",))
+    pbft = PBFTEngine("v0", ("v0",), None, secret=secrets["v0"], public_keys=public, request_timeout=4.0)
+    error = refusal(lambda: pbft.check_block_params(BlockParams(1, 9.0, 5, 0)))
+    assert "必须小于 request_timeout（4.0 秒）" in str(error)
+    assert_chinese(error, *names)

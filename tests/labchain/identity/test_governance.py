@@ -89,7 +89,7 @@ def test_refusals_before_policies(config, members):
                             [], members)
 
 
-@pytest.mark.parametrize("change, message", [
+CANNOT_APPLY = [
     (ConfigChange(BLOCK, "consensus.type", "4"), "CHAIN_CONFIG-BLOCK_UPDATE cannot set 'consensus.type'; it sets "
                                                  "block.block_interval, block.block_tx_capacity"),
     (ConfigChange("CHAIN_CONFIG-NODE_ID_ADD", "org1", "consensus1"), "node consensus1 of org org1 is already a "
@@ -98,7 +98,10 @@ def test_refusals_before_policies(config, members):
                                                                         "consensus node"),
     (ConfigChange("CHAIN_CONFIG-PERMISSION_UPDATE", "NO_SUCH", "ANY"), "cannot set a policy for unknown resource"),
     (ConfigChange("CERT_MANAGE-CERTS_FREEZE", "org1"), "'CERT_MANAGE-CERTS_FREEZE' is not a chain-config change"),
-])
+]
+
+
+@pytest.mark.parametrize("change, message", CANNOT_APPLY)
 def test_changes_that_cannot_apply(change, message, config, consortium, members, now):
     update = ConfigUpdate("chain1", 4, (change,))
     endorsements = signed(consortium, update.signing_bytes(), "org1", "org2", "org3", "org4")
@@ -149,3 +152,31 @@ def test_config_records_round_trip(config):
     assert ConsortiumConfig.from_json(config.to_json()) == config
     with pytest.raises(errors.ConfigUpdateError, match="unknown auth_type 'permissionedWithCert'"):
         ConsortiumConfig("c", auth_type="permissionedWithCert")
+
+
+@pytest.mark.parametrize("change, chinese", list(zip([c for c, _ in CANNOT_APPLY], [
+    "不能设置 'consensus.type'；它能设置的是", "已经是共识节点", "不是共识节点", "不能为未知资源 'NO_SUCH' 设置策略",
+    "不是链配置变更；配置更新只能包含"])))
+def test_a_change_that_cannot_apply_is_explained_in_chinese(change, chinese, config, consortium, members, now,
+                                                             monkeypatch):
+    monkeypatch.setenv("LABCHAIN_LANG", "zh-CN")
+    update = ConfigUpdate("chain1", 4, (change,))
+    endorsements = signed(consortium, update.signing_bytes(), "org1", "org2", "org3", "org4")
+    with pytest.raises(errors.ConfigUpdateError) as info:
+        apply_config_update(config, update, endorsements, members, now)
+    assert chinese in str(info.value)
+
+
+@pytest.mark.parametrize("update, chinese", [
+    (ConfigUpdate("other", 4, ()), "这次配置更新是给链 'other' 的，本链是 'chain1'"),
+    (ConfigUpdate("chain1", 4, ()), "这次配置更新没有任何变更"),
+    (block_update(3), "下一次更新必须带序号 4（这是过期或重放的提案）"),
+    (block_update(6), "（这是来自未来的提案）"),
+    (ConfigUpdate("chain1", 4, (ConfigChange("CHAIN_CONFIG-EVERYTHING", "x"),)), "未知资源 'CHAIN_CONFIG-EVERYTHING'；"),
+])
+def test_a_config_update_refused_before_its_policy_is_explained_in_chinese(update, chinese, config, members,
+                                                                            monkeypatch):
+    monkeypatch.setenv("LABCHAIN_LANG", "zh-CN")
+    with pytest.raises(errors.ConfigUpdateError) as info:
+        apply_config_update(config, update, [], members)
+    assert chinese in str(info.value)
