@@ -127,7 +127,15 @@ def prepare_student_view(paths: LabPaths, lang: str = "en") -> list[Path]:
 
 def write_view_config(paths: LabPaths, view: str) -> Path:
     """The ``JUPYTER_CONFIG_DIR`` of ``view`` ("student" or "instructor")."""
-    conf = paths.jupyter_config(view)
+    return write_jupyter_config(paths.jupyter_config(view), view)
+
+
+def write_jupyter_config(conf: Path, view: str) -> Path:
+    """Jupyter config files of ``view`` in ``conf``: the lab plugins and nbgrader server extensions
+    a student must not have, off. Also run at image build (docker/lab/Dockerfile) into the lab
+    image's ``{sys.prefix}/etc/jupyter``, so a hub student's server has the same view; there the
+    ``jupyter_server_config.json`` wins over nbgrader's ``jupyter_server_config.d/nbgrader.json``."""
+    conf = Path(conf)
     (conf / "labconfig").mkdir(parents=True, exist_ok=True)
     disabled = {name: True for name in STUDENT_DISABLED} if view == "student" else {}
     server = {name: False for name in STUDENT_SERVER_OFF} if view == "student" else {}
@@ -254,4 +262,5 @@ def register(subparsers) -> None:
 
 
 __all__ = ["run", "start_explorer", "prepare_student_view", "prepare_course", "write_view_config",
-           "check_no_session", "LabPaths", "LabError", "STUDENT_DISABLED", "register"]
+           "check_no_session", "LabPaths", "LabError", "STUDENT_DISABLED", "register",
+           "write_jupyter_config"]

@@ -1,6 +1,7 @@
 """The images: built without Docker Hub from a host wheelhouse, small, non-root, cached."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from labchain.deploy import images
@@ -82,3 +83,48 @@ def test_lab_image_holds_no_solution_nor_hidden_test(docker_client, lab_image):
     out = run(docker_client, lab_image.tag, "sh", "-c",
               "grep -rlE --include='*.ipynb' 'BEGIN (HIDDEN TESTS|SOLUTION)' /home /opt /srv /usr /root /tmp 2>/dev/null | grep -v /site-packages/nbgrader/; echo end")
     assert out.splitlines() == ["end"], out
+
+
+# the student view inside the lab image (issue #14 §1): `--with-lab` containers and hub students
+# submit through LabChain, so nbgrader's instructor tools and its nbgrader-exchange lists are off
+
+_SERVE_AND_PROBE = r"""
+jupyter lab --no-browser --ip=127.0.0.1 --port=8899 --ServerApp.token=t --ServerApp.root_dir=/home/student/labs \
+    >/tmp/lab.log 2>&1 &
+python - <<'PY'
+import json, time, urllib.error, urllib.request
+def get(path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:8899{path}?token=t", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except OSError:
+        return None, ""
+deadline = time.monotonic() + 90
+while get("/api/status")[0] != 200:
+    if time.monotonic() > deadline:
+        print(json.dumps({"error": "no server", "log": open("/tmp/lab.log").read()[-2000:]})); raise SystemExit
+    time.sleep(0.5)
+print(json.dumps({p: get(p)[0] for p in ("/formgrader", "/assignments", "/lab")}))
+PY
+"""
+
+
+def test_lab_image_serves_the_student_view_without_nbgrader_instructor_tools(docker_client, lab_image):
+    from labchain.deploy.lab import STUDENT_DISABLED, STUDENT_SERVER_OFF
+
+    listed = run(docker_client, lab_image.tag, "sh", "-c",
+                 "jupyter server extension list 2>&1; jupyter labextension list 2>&1")
+    for name in STUDENT_SERVER_OFF:
+        assert re.search(rf"{re.escape(name)} \S*disabled", listed), (name, listed)
+    assert re.search(r"nbgrader\.server_extensions\.validate_assignment \S*enabled", listed), listed
+    disabled = listed.split("Disabled extensions:")[-1].split()
+    assert set(STUDENT_DISABLED) <= set(disabled), listed
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+
+    import json
+    status = json.loads(run(docker_client, lab_image.tag, "sh", "-c", _SERVE_AND_PROBE).splitlines()[-1])
+    assert "error" not in status, status
+    assert status["/lab"] == 200                      # the student's JupyterLab is there...
+    assert status["/formgrader"] == 404 and status["/assignments"] == 404     # 200 and 400 when on
