@@ -30,7 +30,7 @@ import datetime as _dt
 from dataclasses import dataclass, replace
 
 from labchain.core.errors import LabchainError
-from labchain.core.encoding import ListOf, Nested, Record, VarBytes
+from labchain.core.encoding import ListOf, Nested, Record, UInt, VarBytes
 from labchain.crypto.suite import get_suite
 from labchain.identity.errors import IdentityError, MemberStoreError, UnknownKeyError, WrongRoleError
 from labchain.identity.records import Text
@@ -87,6 +87,11 @@ class MemberOp(Record):
     ``kind`` is one of :data:`OPERATIONS`; ``org_id`` the org it is about (the org whose
     admin is SELF); ``data`` a certificate's DER (trust root, freeze, unfreeze) or a public
     key (key add/delete); ``serial`` the hex serial (revoke); ``role`` the role (key add).
+    ``sequence`` numbers member operations on chain (the one after the chain's last accepted
+    member operation, as a config update carries the config's next sequence; ChainMaker: each
+    ``CERT_MANAGE`` transaction has its own tx id), so an endorsed freeze cannot be replayed
+    after an unfreeze and the same freeze can be proposed again; 0 off chain, where
+    :func:`apply_member_op` ignores it.
     """
 
     kind: str
@@ -94,8 +99,9 @@ class MemberOp(Record):
     data: bytes = b""
     serial: str = ""
     role: str = ""
+    sequence: int = 0
     ENCODING = (("kind", Text(64)), ("org_id", Text()), ("data", VarBytes(16 * 1024)),
-                ("serial", Text(64)), ("role", Text(32)))
+                ("serial", Text(64)), ("role", Text(32)), ("sequence", UInt(8)))
 
     def signing_bytes(self) -> bytes:
         """What org admins sign to endorse this operation (domain-separated canonical bytes)."""

@@ -18,7 +18,10 @@ governance transaction
 sequence
     The chain config's version (``ConsortiumConfig.sequence``); each accepted config update
     moves it by one. Member operations do not change it (ChainMaker's ``CERT_MANAGE`` contract
-    is not part of ``bc.yml`` either); a member operation already applied is refused as a replay.
+    is not part of ``bc.yml`` either): they carry their own **member sequence**
+    (``MemberOp.sequence``, the count of accepted member operations plus one), so a replayed
+    member operation is refused as stale while the same operation proposed afresh (freeze,
+    unfreeze, freeze again) is not.
 outcome
     What became of one governance transaction: accepted, or rejected with the sentence (for a
     policy, :meth:`~labchain.identity.policy.PolicyResult.explain`: which policy, which orgs
@@ -34,13 +37,13 @@ business: labchain/node/consensus.py.
 Simplifications versus ChainMaker: a rejected governance transaction stays in its block and
 changes nothing (ChainMaker refuses it before the block; a LabChain node refuses it at the RPC
 already, so only a race with another update gets one into a block); member operations are
-protected against replay by remembering their digests, not by a nonce; the state is replayed
-from genesis when a node starts (no governance snapshot).
+numbered by one chain-wide member sequence, so two admins proposing at once race and one must
+propose again (ChainMaker's tx ids let both pass); the state is replayed from genesis when a
+node starts (no governance snapshot).
 """
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 from dataclasses import dataclass, replace
 
 from labchain.core.encoding import ListOf, Nested, Record, UInt, VarBytes
@@ -117,9 +120,6 @@ class GovernanceTx(Record):
         except (EncodingError, ValueError) as exc:
             raise GovernanceError(f"malformed governance transaction: {exc}", data) from None
 
-    def digest(self) -> str:
-        return hashlib.sha256(self.signing_bytes()).hexdigest()
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -193,7 +193,7 @@ class GovernanceState:
     config: ConsortiumConfig
     members: MemberStore
     height: int = 0
-    applied: frozenset = frozenset()       # digests of member operations already applied
+    member_sequence: int = 0               # member operations accepted so far (MemberOp.sequence)
     history: tuple[Outcome, ...] = ()
     #: (key, first height it holds at, config sequence that set it) for each value set so far
     since: tuple[tuple[str, int, int], ...] = ()
@@ -226,18 +226,23 @@ class GovernanceState:
         self._next(gtx, now)
         return self.traces(gtx, now)
 
-    def _next(self, gtx: GovernanceTx, now) -> tuple[ConsortiumConfig, MemberStore, frozenset]:
+    def _next(self, gtx: GovernanceTx, now) -> tuple[ConsortiumConfig, MemberStore, int]:
         action = gtx.action()
         if isinstance(action, ConfigUpdate):
             check_values(action)
             return (apply_config_update(self.config, action, gtx.endorsements, self.members, now),
-                    self.members, self.applied)
-        digest = gtx.digest()
-        if digest in self.applied:
-            raise GovernanceError(f"this member operation ({action.describe()}) was already applied: "
-                                  "a replayed governance transaction", gtx)
+                    self.members, self.member_sequence)
+        expected = self.member_sequence + 1
+        if action.sequence < expected:
+            raise GovernanceError(f"this member operation ({action.describe()}) carries member sequence "
+                                  f"{action.sequence} but the chain's next is {expected}: a stale or replayed "
+                                  "governance transaction (propose it again)", gtx)
+        if action.sequence > expected:
+            raise GovernanceError(f"this member operation ({action.describe()}) carries member sequence "
+                                  f"{action.sequence} but the chain's next is {expected}: a governance "
+                                  "transaction from the future", gtx)
         members = apply_member_op(self.members, action, gtx.endorsements, self.config, now)
-        return self.config, members, self.applied | {digest}
+        return self.config, members, expected
 
     def apply(self, gtx: GovernanceTx | None, height: int, txid: str, now: _dt.datetime,
               error: str = "") -> GovernanceState:
@@ -247,7 +252,7 @@ class GovernanceState:
             if gtx is None:
                 raise GovernanceError(error or "no governance record", txid)
             kind, description = KINDS.get(gtx.kind, str(gtx.kind)), gtx.describe()
-            config, members, applied = self._next(gtx, now)
+            config, members, member_sequence = self._next(gtx, now)
         except (LabchainError, ValueError) as exc:     # IdentityError and any decoding error
             kind = KINDS.get(gtx.kind, "?") if gtx is not None else "?"
             description = _safe_describe(gtx)
@@ -259,7 +264,7 @@ class GovernanceState:
             keys = {c.key for c in gtx.action().changes}
             since = tuple(sorted([e for e in since if e[0] not in keys]
                                  + [(k, height + 1, config.sequence) for k in keys]))
-        return replace(self, config=config, members=members, applied=applied, since=since,
+        return replace(self, config=config, members=members, member_sequence=member_sequence, since=since,
                        history=(self.history + (outcome,))[-MAX_HISTORY:])
 
 

@@ -160,13 +160,16 @@ def register(node: Node, auth, members) -> ChainGovernance:
         return _dt.datetime.fromtimestamp(int(chain.clock()), _dt.timezone.utc)
 
     def _proposal(gtx: GovernanceTx) -> dict:
+        state = gov.refresh()
         return {"proposal": gtx.to_bytes().hex(), "sign": gtx.signing_bytes().hex(),
-                "description": gtx.describe(), "sequence": gov.refresh().config.sequence}
+                "description": gtx.describe(), "sequence": state.config.sequence,
+                "member_sequence": state.member_sequence}
 
     def getgovernance() -> dict:
         state = gov.refresh()
         config, members = state.config, state.members
-        return {"height": state.height, "sequence": config.sequence, "chain_id": config.chain_id,
+        return {"height": state.height, "sequence": config.sequence, "member_sequence": state.member_sequence,
+                "chain_id": config.chain_id,
                 "auth_type": config.auth_type, "supported": gov.supported,
                 "address": str(gov.address) if gov.address else None,
                 "values": {v.key: v.value for v in config.values},
@@ -205,7 +208,8 @@ def register(node: Node, auth, members) -> ChainGovernance:
             raise RpcError(Code.INVALID_PARAMETER, f"{op} needs the certificate (PEM)")
         if kind == CERTS_REVOKE and not (org and serial):
             raise RpcError(Code.INVALID_PARAMETER, "revoke needs the org and the certificate's hex serial")
-        return _proposal(GovernanceTx.of(MemberOp(kind, org or "", data, serial or "")))
+        sequence = gov.refresh().member_sequence + 1
+        return _proposal(GovernanceTx.of(MemberOp(kind, org or "", data, serial or "", sequence=sequence)))
 
     def _engine_refusal(gtx: GovernanceTx) -> str:
         """Why this node's consensus engine could not run with the block values ``gtx`` sets

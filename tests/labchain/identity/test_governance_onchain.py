@@ -27,8 +27,9 @@ def update(sequence=1, interval="500") -> GovernanceTx:
     return GovernanceTx.of(ConfigUpdate("c1", sequence, (ConfigChange(BLOCK, "block.block_interval", interval),)))
 
 
-def freeze(consortium, member="consensus1", org="org2", kind=CERTS_FREEZE) -> GovernanceTx:
-    return GovernanceTx.of(MemberOp(kind, org, consortium.org(org).member(member).certificate.der))
+def freeze(consortium, member="consensus1", org="org2", kind=CERTS_FREEZE, sequence=1) -> GovernanceTx:
+    return GovernanceTx.of(MemberOp(kind, org, consortium.org(org).member(member).certificate.der,
+                                    sequence=sequence))
 
 
 def test_a_governance_record_round_trips_through_transaction_data(consortium):
@@ -77,10 +78,29 @@ def test_a_member_operation_applies_once_and_its_replay_is_refused(consortium, m
     frozen = state.apply(op, 3, "aa", LATER)
     cert = consortium.org("org2").member("consensus1").certificate
     assert frozen.members.frozen == (cert.fingerprint,) and frozen.config.sequence == 0
-    thawed = frozen.apply(endorsed(consortium, freeze(consortium, kind=CERTS_UNFREEZE), "org3"), 4, "bb", LATER)
-    assert thawed.members.frozen == ()
-    replay = thawed.apply(op, 5, "cc", LATER)
-    assert replay.members.frozen == () and "already applied" in replay.history[-1].reason
+    assert frozen.member_sequence == 1
+    thawed = frozen.apply(endorsed(consortium, freeze(consortium, kind=CERTS_UNFREEZE, sequence=2), "org3"),
+                          4, "bb", LATER)
+    assert thawed.members.frozen == () and thawed.member_sequence == 2
+    replay = thawed.apply(op, 5, "cc", LATER)          # the endorsed freeze, sent again after the unfreeze
+    assert replay.members.frozen == () and replay.member_sequence == 2
+    assert "member sequence 1 but the chain's next is 3: a stale or replayed" in replay.history[-1].reason
+    future = thawed.apply(endorsed(consortium, freeze(consortium, sequence=9), "org1"), 5, "dd", LATER)
+    assert future.members.frozen == () and "from the future" in future.history[-1].reason
+
+
+def test_the_same_freeze_proposed_again_after_an_unfreeze_applies(consortium, members):
+    """Freeze, unfreeze, freeze the same certificate again: the third is a new proposal (the
+    next member sequence), not a replay. Before member sequences every node refused it forever
+    as 'already applied' (the record's digest was the same)."""
+    state = GovernanceState.genesis("c1", members)
+    cert = consortium.org("org2").member("consensus1").certificate
+    state = state.apply(endorsed(consortium, freeze(consortium), "org1"), 3, "aa", LATER)
+    state = state.apply(endorsed(consortium, freeze(consortium, kind=CERTS_UNFREEZE, sequence=2), "org1"),
+                        4, "bb", LATER)
+    again = state.apply(endorsed(consortium, freeze(consortium, sequence=3), "org1"), 5, "cc", LATER)
+    assert again.history[-1].accepted, again.history[-1].reason
+    assert again.members.frozen == (cert.fingerprint,) and again.member_sequence == 3
 
 
 def test_certificates_are_checked_at_the_block_time_so_every_node_agrees(consortium, members):
@@ -107,7 +127,7 @@ def test_a_replayed_member_operation_reads_in_chinese(consortium, members, monke
     monkeypatch.setenv("LABCHAIN_LANG", "zh-CN")
     with pytest.raises(GovernanceError) as info:
         state.apply(op, 3, "aa", LATER).check(op, LATER)
-    assert "已经执行过" in str(info.value) and "org2" in str(info.value)
+    assert "过期或重放" in str(info.value) and "org2" in str(info.value)
     assert not replay.history[-1].accepted
 
 

@@ -143,6 +143,7 @@ def test_a_certificate_frozen_by_governance_is_refused_by_every_peer_from_the_ne
     wait_until(lambda: net.nodes[3].rpc.getgovernance()["history"] == net.nodes[0].rpc.getgovernance()["history"],
                60, "node3's governance history equal to node0's")
     assert net.nodes[3].rpc.getgovernance()["frozen"] == []
+    assert net.nodes[3].rpc.getgovernance()["member_sequence"] == 2     # freeze, unfreeze
 
 
 def test_bad_governance_input_is_refused_and_the_node_keeps_serving(net):
