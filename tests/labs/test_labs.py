@@ -80,7 +80,7 @@ def test_hidden_tests_absent_from_release_and_back_at_autograde(lab: LabCourse, 
             assert block in graded_cells[grade_id], f"hidden tests of {grade_id} not restored at autograde"
 
 
-@pytest.mark.long     # one full autograde per wrong solution (68 runs over 14 labs): `make test-long`
+@pytest.mark.long     # one full autograde per wrong solution (69 runs over 14 labs): `make test-long`
 def test_typical_wrong_solutions_earn_partial_credit(lab: LabCourse, released: dict):
     path = WRONG_DIR / f"{lab.lab_id}.yaml"
     assert path.is_file(), f"every lab needs its typical wrong solutions in {path}"

@@ -31,6 +31,7 @@ def _clear_cross_submission_files():
         Path(d, LOCK_FILE).unlink(missing_ok=True)
 
 
+@pytest.mark.long     # over half a minute on 2 cores: `make test-long` (README)
 def test_two_workers_grade_a_class_with_the_scores_of_local_grading(
         course_template, tmp_path, queue_url, start_worker):
     local = copy_course(course_template, tmp_path / "local")

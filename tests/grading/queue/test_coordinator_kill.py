@@ -45,6 +45,7 @@ def _tasks(log: Path, what: str) -> set[str]:
     return {m[1] for m in TASK_LINE.finditer(log.read_text(errors="replace")) if m[2] == what}
 
 
+@pytest.mark.long     # over half a minute on 2 cores: `make test-long` (README)
 def test_worker_killed_mid_batch_loses_nothing_and_grades_each_submission_once(
         course, queue_url, start_worker):
     write_submissions(course, CASES)

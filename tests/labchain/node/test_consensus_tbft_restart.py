@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from labchain.testnet import Testnet
 from tests.labchain.node.consensus_helpers import assert_same_chain, heights, wait_for
 
@@ -20,6 +22,7 @@ def _commits_past(tn, indexes, start: int, by: int, timeout: float = 240.0) -> N
              f"nodes {list(indexes)} to commit {by} block(s) past height {start}", timeout)
 
 
+@pytest.mark.long     # over half a minute on 2 cores: `make test-long` (README)
 def test_tbft_kill_two_then_restart_one_resumes_commits(tmp_path):
     with Testnet.start(nodes=4, topology="full", config="tbft-4", dir=tmp_path / "net",
                        timeout=120) as tn:
