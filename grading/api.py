@@ -119,10 +119,12 @@ def collect(course: CourseLike, path: str | os.PathLike, roster: str | os.PathLi
 
 def autograde(course: CourseLike, labs: list[str] | None = None, *,
               executor_factory: ExecutorFactory | None = None, progress: bool = False,
-              students: list[str] | None = None, queue: str | None = None, **options) -> Summary:
+              students: list[str] | None = None, queue: str | None = None,
+              visibility_timeout: float | None = None, **options) -> Summary:
     """Grade every submission (see ``grading.autograde``); ``options`` as in AutogradeOptions.
     ``queue``: a Redis URL; the notebooks run on ``labchain-grade worker`` processes listening
-    there (``grading.queue``), ``workers`` defaulting to all their sandboxes."""
+    there (``grading.queue``), ``workers`` defaulting to all their sandboxes;
+    ``visibility_timeout``: the workers' (default ``grading.queue.app.VISIBILITY_TIMEOUT``)."""
     course = _course(course)
     opts = AutogradeOptions.load(course.root, **options)
     if queue:
@@ -131,7 +133,8 @@ def autograde(course: CourseLike, labs: list[str] | None = None, *,
         from grading.queue import coordinator
         if not opts.workers:
             opts = dataclasses.replace(opts, workers=coordinator.remote_sandboxes(queue))
-        executor_factory = coordinator.executor_factory(queue)
+        executor_factory = coordinator.executor_factory(
+            queue, visibility_timeout=visibility_timeout or coordinator.VISIBILITY_TIMEOUT)
     return _autograde(course, labs, options=opts, students=students,
                       executor_factory=executor_factory, progress=progress)
 

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", metavar="URL", help="run the notebooks on `labchain-grade worker` processes "
                    "listening on this Redis URL (redis://HOST:PORT/DB); --workers then counts their "
                    "sandboxes (default: all of them); see docs/grading-queue.md")
+    p.add_argument("--visibility-timeout", type=float, metavar="SECONDS",
+                   help="with --queue: the workers' --visibility-timeout (default: 600), from which "
+                        "the wait for a task's result and its one resend are reckoned")
     p.set_defaults(func=_autograde)
 
     p = sub.add_parser("worker", help="execute notebooks for `autograde --queue URL` in warm sandboxes")
@@ -184,7 +187,7 @@ def _autograde(a) -> int:
     summary = api.autograde(a.course, a.labs or None, workers=a.workers, sandbox=a.sandbox,
                             limits=_parse_limits(a.limit), force=a.force, students=a.students,
                             allow_unsandboxed=a.allow_unsandboxed, progress=not a.no_progress,
-                            queue=a.queue)
+                            queue=a.queue, visibility_timeout=a.visibility_timeout)
     for o in summary.outcomes:
         if o.status == "failed" or o.flags:
             print(f"  {o.lab}/{o.student}: {o.status} {','.join(sorted(o.flags))} {o.message[:200]}")

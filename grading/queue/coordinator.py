@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 
@@ -37,6 +38,8 @@ from grading.queue.app import (QUEUE, TASK, VISIBILITY_TIMEOUT, QueueError, make
                                worker_sandboxes)
 from grading.queue.worker import encode_files, reusable
 from grading.sandbox.limits import ExecResult
+
+log = logging.getLogger("grading.queue")
 
 SWEEP_SECONDS = 1.0   # how often the collector also reads pending results directly
 
@@ -71,20 +74,34 @@ class _Collector(threading.Thread):
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
-    def wait(self, task_id: str, send, timeout: float):
+    def wait(self, task_id: str, send, timeout: float, resend_after: float | None = None):
         """The stored result (Celery meta dict) of ``task_id``; ``send()`` publishes the task
-        unless a result is already stored or another thread sent it. None after ``timeout``."""
+        unless a result is already stored or another thread sent it. None after ``timeout``.
+        With ``resend_after`` (< ``timeout``), the thread that sent the task sends it once more
+        when no result came by then: a message can be lost in the broker for good (kombu's
+        Redis transport pops it, then records it as unacknowledged; a worker SIGKILLed between
+        the two takes it along, and no visibility timeout ever brings it back: seen in CI).
+        The task id is the task key, so a second run finds the first one's result."""
         slot = _Slot()
         with self.lock:
             first = task_id not in self.waiting
             self.waiting.setdefault(task_id, []).append(slot)
         try:
+            sent = False
             if first and not self._deliver_stored([task_id], stored_before=True):
                 self.client.delete(self.backend.get_key_for_task(task_id))  # a stale failure
                 send()
+                sent = True
                 with self.lock:
                     self.armed.add(task_id)
-            slot.event.wait(timeout)
+            if sent and resend_after is not None and resend_after < timeout:
+                if not slot.event.wait(resend_after):
+                    log.warning("no result for task %s after %.0f s: sending it again (a lost message)",
+                                task_id, resend_after)
+                    send()
+                    slot.event.wait(timeout - resend_after)
+            else:
+                slot.event.wait(timeout)
             return slot.meta
         finally:
             with self.lock:
@@ -166,6 +183,8 @@ class QueueExecutor:
         self.limits = limits.to_json()
         # a task may wait for Redis to hand it to another worker once, then run twice over
         self.deadline = visibility_timeout + 2 * limits.timeout_total + 60
+        # ... and once it should have been redelivered and run, it is sent again (Collector.wait)
+        self.resend_after = visibility_timeout + limits.timeout_total + 10
         self.kind = f"{options.sandbox} via queue"
         self.unsandboxed = ""
         self.salt = f"force-{time.time_ns()}" if options.force else ""
@@ -185,7 +204,7 @@ class QueueExecutor:
         try:
             meta = self.collector.wait(
                 key, lambda: self.app.send_task(TASK, args=[payload], task_id=key, queue=QUEUE),
-                timeout=self.deadline)
+                timeout=self.deadline, resend_after=self.resend_after)
         except Exception as exc:  # noqa: BLE001 - broker down: not the student's doing
             return self._engine_error(nb, f"the task queue at {self.url} failed ({type(exc).__name__}: {exc})")
         if meta is None:

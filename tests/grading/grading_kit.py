@@ -18,6 +18,10 @@ from needs import mandatory
 from grading import api
 from grading.course import Course
 
+#: kombu's visibility timeout of the queue tests' workers and coordinators: a killed worker's
+#: tasks come back fast (tests/grading/queue)
+TEST_VISIBILITY = 8
+
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 from grading_corpus import build  # noqa: E402

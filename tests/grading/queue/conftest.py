@@ -10,10 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from grading_kit import TEST_VISIBILITY
 from needs import redis_url, require
 
-#: kombu's visibility timeout for the test workers: a killed worker's tasks come back fast
-TEST_VISIBILITY = 8
 
 
 @pytest.fixture

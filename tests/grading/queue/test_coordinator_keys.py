@@ -87,3 +87,33 @@ def test_an_announced_stale_failure_never_answers_a_run_that_has_not_sent_its_ta
         assert slot.meta["result"]["status"] == "ok"
     finally:
         ex.close()
+
+
+def test_a_task_message_lost_in_the_broker_is_sent_again_once_its_result_is_overdue(queue_url, caplog):
+    """The loss CI met: a worker SIGKILLed between kombu's pop of a message and its record as
+    unacknowledged takes the message along; no visibility timeout brings it back, and the run
+    waited its whole deadline for nothing. Here the message is removed from the queue by hand
+    (no worker runs): once the result is overdue the coordinator sends the task again, once."""
+    import threading
+    import time
+
+    ex = _executor(queue_url)
+    ex.deadline, ex.resend_after = 4.0, 1.5
+    queue = redis.Redis.from_url(queue_url)
+    got = {}
+    try:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+        resources, _ = _key(ex, nb)
+        runner = threading.Thread(target=lambda: got.update(r=ex.run(nb, resources)))
+        with caplog.at_level("WARNING", logger="grading.queue"):
+            runner.start()
+            end = time.monotonic() + 1.0
+            while queue.llen(QUEUE) == 0 and time.monotonic() < end:
+                time.sleep(0.01)
+            assert queue.delete(QUEUE) == 1                    # the message is lost
+            runner.join(10)
+    finally:
+        ex.close()
+    assert queue.llen(QUEUE) == 1                              # sent again (nobody took it)
+    assert "sending it again" in caplog.text
+    assert got["r"].status == "error" and "no worker returned a result within 4 s" in got["r"].message

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from grading_corpus import OK_A, Case
-from grading_kit import scores, write_submissions
+from grading_kit import TEST_VISIBILITY, scores, write_submissions
 
 from grading.gradebook import done_rows, gradebook
 
@@ -51,7 +51,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_grades_each_submission_once(
     write_submissions(course, CASES)
     doomed, survivor = start_worker("doomed"), start_worker("survivor")
     cmd = [sys.executable, "-m", "grading.cli", "autograde", "--course", str(course.root),
-           "--queue", queue_url, "--sandbox", "os", "--no-progress",
+           "--queue", queue_url, "--visibility-timeout", str(TEST_VISIBILITY), "--sandbox", "os", "--no-progress",
            "--limit", "timeout_per_cell=10", "--limit", "timeout_total=30"]
     coordinator = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
