@@ -233,14 +233,11 @@ class GovernanceState:
             return (apply_config_update(self.config, action, gtx.endorsements, self.members, now),
                     self.members, self.member_sequence)
         expected = self.member_sequence + 1
-        if action.sequence < expected:
+        if action.sequence != expected:
+            why = ("a stale or replayed governance transaction (propose it again)" if action.sequence < expected
+                   else "a governance transaction from the future")
             raise GovernanceError(f"this member operation ({action.describe()}) carries member sequence "
-                                  f"{action.sequence} but the chain's next is {expected}: a stale or replayed "
-                                  "governance transaction (propose it again)", gtx)
-        if action.sequence > expected:
-            raise GovernanceError(f"this member operation ({action.describe()}) carries member sequence "
-                                  f"{action.sequence} but the chain's next is {expected}: a governance "
-                                  "transaction from the future", gtx)
+                                  f"{action.sequence} but the chain's next is {expected}: {why}", gtx)
         members = apply_member_op(self.members, action, gtx.endorsements, self.config, now)
         return self.config, members, expected
 

@@ -159,8 +159,8 @@ def register(node: Node, auth, members) -> ChainGovernance:
     def _now() -> _dt.datetime:
         return _dt.datetime.fromtimestamp(int(chain.clock()), _dt.timezone.utc)
 
-    def _proposal(gtx: GovernanceTx) -> dict:
-        state = gov.refresh()
+    def _proposal(gtx: GovernanceTx, state: GovernanceState) -> dict:
+        """The proposal answer, with the sequences of the state ``gtx`` was built on."""
         return {"proposal": gtx.to_bytes().hex(), "sign": gtx.signing_bytes().hex(),
                 "description": gtx.describe(), "sequence": state.config.sequence,
                 "member_sequence": state.member_sequence}
@@ -189,7 +189,7 @@ def register(node: Node, auth, members) -> ChainGovernance:
             raise RpcError(Code.INVALID_PARAMETER, f"each change is [resource, key, value], got {changes!r}") from None
         state = gov.refresh()
         update = ConfigUpdate(state.config.chain_id, state.config.sequence + 1, parsed)
-        return _proposal(GovernanceTx.of(update))
+        return _proposal(GovernanceTx.of(update), state)
 
     def proposememberop(op: str, org: str | None = None, certificate: str | None = None,
                         serial: str | None = None) -> dict:
@@ -208,8 +208,9 @@ def register(node: Node, auth, members) -> ChainGovernance:
             raise RpcError(Code.INVALID_PARAMETER, f"{op} needs the certificate (PEM)")
         if kind == CERTS_REVOKE and not (org and serial):
             raise RpcError(Code.INVALID_PARAMETER, "revoke needs the org and the certificate's hex serial")
-        sequence = gov.refresh().member_sequence + 1
-        return _proposal(GovernanceTx.of(MemberOp(kind, org or "", data, serial or "", sequence=sequence)))
+        state = gov.refresh()
+        op = MemberOp(kind, org or "", data, serial or "", sequence=state.member_sequence + 1)
+        return _proposal(GovernanceTx.of(op), state)
 
     def _engine_refusal(gtx: GovernanceTx) -> str:
         """Why this node's consensus engine could not run with the block values ``gtx`` sets
